@@ -1,0 +1,83 @@
+/* blotquant: the whole single-scan pipeline and its CSV output. */
+#ifndef BLOTQUANT_ANALYSIS_H
+#define BLOTQUANT_ANALYSIS_H
+
+#include <stdio.h>
+
+#include "blotquant/background.h"
+#include "blotquant/bands.h"
+#include "blotquant/layout.h"
+#include "blotquant/load.h"
+#include "blotquant/prepare.h"
+
+struct bq_analysis_opts {
+    struct bq_load_opts load;
+    struct bq_prepare_opts prepare;
+    struct bq_bg_opts bg;
+    struct bq_layout_opts layout;
+    struct bq_band_opts bands;
+    double max_angle;         /* deskew search range, degrees (6; 0 = off) */
+    const char *layout_file;  /* explicit boxes (see README), or NULL */
+    int keep_images;          /* 1: keep the signal image in the result */
+};
+
+struct bq_analysis {
+    size_t width, height;     /* of the scan, px */
+    int bit_depth;            /* of the file */
+    float max_code;           /* saturation level, file units */
+    struct bq_load_info load; /* what the file said */
+    struct bq_prepare_info prep; /* polarity, hot pixels, membrane */
+    enum bq_bg_method bg_method; /* as applied */
+    double bg_size;           /* px, as applied */
+    int bg_iterations;        /* FFT envelope rounds */
+    double angle;             /* deskew angle applied, degrees */
+    double noise;             /* pixel noise SD of the signal image */
+    struct bq_layout layout;  /* strips and lanes, analysis frame */
+    struct bq_bandset bands;  /* bands with measurements */
+    struct bq_image *signal;  /* owned if keep_images, else NULL */
+    double ms_load, ms_prepare, ms_background, ms_layout, ms_bands; /* wall */
+};
+
+void bq_analysis_opts_init(struct bq_analysis_opts *o);
+
+/* Loads PATH and runs every stage. Fills RES (caller: bq_analysis_fini,
+ * also on error: what was computed before the failure is kept). */
+enum bq_status bq_analyze_file(const char *path,
+                               const struct bq_analysis_opts *opts,
+                               struct bq_analysis *res, struct bq_error *err);
+
+/* Runs every stage on IMG, which it modifies (prepare works in place). */
+enum bq_status bq_analyze_image(struct bq_image *img,
+                                const struct bq_analysis_opts *opts,
+                                struct bq_analysis *res,
+                                struct bq_error *err);
+
+void bq_analysis_fini(struct bq_analysis *res);
+
+/* Writes the bands table (README: output columns) / the lanes table to F.
+ * Returns BQ_OK or BQ_ERR_IO. */
+enum bq_status bq_write_bands_csv(FILE *f, const struct bq_analysis *a);
+enum bq_status bq_write_lanes_csv(FILE *f, const struct bq_analysis *a);
+
+/* Measures every band of SET on SIG (background-subtracted signal) with
+ * PREPARED (the prepared image, for saturation) and BG, mapping analysis
+ * coordinates to the original image through a rotation by ANGLE. */
+void bq_bands_measure(const struct bq_image *sig,
+                      const struct bq_image *prepared,
+                      const struct bq_background *bg,
+                      const struct bq_layout *layout, double angle,
+                      struct bq_bandset *set);
+
+/* Explicit lane and band boxes (--layout). */
+struct bq_box {
+    int lane;                  /* 1-based, as written */
+    int band;                  /* 1-based, or 0 for a lane box */
+    double x, y, w, h;         /* px of the original image */
+};
+
+/* Parses a layout file (CSV: lane,band,x,y,width,height). Stores a new
+ * array in *OUT and its length in *N (caller frees). Errors name the line. */
+enum bq_status bq_layout_file_read(const char *path, struct bq_box **out,
+                                   size_t *n, struct bq_error *err);
+
+#endif

@@ -1,0 +1,322 @@
+/* The single-scan pipeline: load, prepare, background, deskew, layout,
+ * bands, quantify. */
+#include "blotquant/analysis.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+
+void
+bq_analysis_opts_init(struct bq_analysis_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    bq_load_opts_init(&o->load);
+    bq_prepare_opts_init(&o->prepare);
+    bq_bg_opts_init(&o->bg);
+    bq_layout_opts_init(&o->layout);
+    bq_band_opts_init(&o->bands);
+    o->max_angle = 6.0;
+}
+
+void
+bq_analysis_fini(struct bq_analysis *res)
+{
+    if (!res)
+        return;
+    bq_layout_fini(&res->layout);
+    bq_bandset_fini(&res->bands);
+    bq_image_destroy(res->signal);
+    memset(res, 0, sizeof *res);
+}
+
+static double
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int
+cmp_box(const void *a, const void *b)
+{
+    const struct bq_box *x = a, *y = b;
+    if (x->lane != y->lane)
+        return x->lane - y->lane;
+    return x->band - y->band;
+}
+
+/* Builds the layout and bands from explicit boxes: a lane box (band 0)
+ * gets its bands detected inside it, band boxes are taken as they are. */
+static enum bq_status
+layout_from_boxes(const struct bq_image *sig, struct bq_box *boxes,
+                  size_t nbox, const struct bq_band_opts *bopts,
+                  struct bq_layout *lay, struct bq_bandset *set,
+                  struct bq_error *err)
+{
+    size_t nl = 0, cap = 16;
+    double *prof = NULL;
+    struct bq_band tmp[128];
+    enum bq_status st = BQ_OK;
+
+    qsort(boxes, nbox, sizeof *boxes, cmp_box);
+    memset(lay, 0, sizeof *lay);
+    memset(set, 0, sizeof *set);
+    lay->strips = calloc(1, sizeof *lay->strips);
+    lay->lanes = bq_calloc_array(nbox, sizeof *lay->lanes);
+    set->b = bq_alloc_array(cap, sizeof *set->b);
+    prof = bq_alloc_array(sig->height, sizeof *prof);
+    if (!lay->strips || !lay->lanes || !set->b || !prof) {
+        st = bq_error_set(err, BQ_ERR_NOMEM, "layout file: out of memory");
+        goto out;
+    }
+    lay->noise = bq_noise_sigma(sig->px, sig->stride, 0, 0, sig->width,
+                                sig->height);
+    lay->nstrips = 1;
+    lay->strips[0].top = 0;
+    lay->strips[0].bottom = (double)sig->height;
+    for (size_t i = 0; i < nbox; i++) {
+        struct bq_box *bx = &boxes[i];
+        struct bq_lane *ln;
+        if (nl == 0 || boxes[i - 1].lane != bx->lane) {
+            /* A new lane: its box spans all of its boxes. */
+            double l = bx->x, r = bx->x + bx->w;
+            for (size_t j = i; j < nbox && boxes[j].lane == bx->lane; j++) {
+                l = boxes[j].x < l ? boxes[j].x : l;
+                r = boxes[j].x + boxes[j].w > r ? boxes[j].x + boxes[j].w : r;
+            }
+            ln = &lay->lanes[nl++];
+            ln->strip = 0;
+            ln->index = (size_t)(bx->lane - 1);
+            ln->left = l;
+            ln->right = r;
+            ln->x = 0.5 * (l + r);
+            ln->width = r - l;
+            ln->fixed = 1;
+            ln->empty = 1;
+        }
+        ln = &lay->lanes[nl - 1];
+        if (set->n + 128 > cap) {
+            struct bq_band *nb;
+            cap = 2 * cap + 128;
+            nb = realloc(set->b, cap * sizeof *nb);
+            if (!nb) {
+                st = bq_error_set(err, BQ_ERR_NOMEM, "layout: out of memory");
+                goto out;
+            }
+            set->b = nb;
+        }
+        if (bx->band > 0) {
+            struct bq_band *b = &set->b[set->n++];
+            memset(b, 0, sizeof *b);
+            b->lane = nl - 1;
+            b->index = (size_t)(bx->band - 1);
+            b->row = bx->band - 1;
+            b->top = b->sum_top = bx->y;
+            b->bottom = b->sum_bottom = bx->y + bx->h;
+            b->y = bx->y + 0.5 * bx->h;
+            b->left = bx->x;
+            b->right = bx->x + bx->w;
+            b->frac = 1;
+            b->fixed = 1;
+            b->noise = lay->noise / sqrt(bx->w > 1 ? bx->w : 1);
+            ln->empty = 0;
+        } else {
+            size_t y0 = (size_t)bq_clampd(bx->y, 0, (double)sig->height);
+            size_t y1 = (size_t)bq_clampd(bx->y + bx->h, 0,
+                                          (double)sig->height);
+            size_t x0 = (size_t)bq_clampd(bx->x, 0, (double)sig->width);
+            size_t x1 = (size_t)bq_clampd(bx->x + bx->w, 0,
+                                          (double)sig->width);
+            size_t nb, first = set->n;
+            double noise;
+            if (y1 <= y0 + 4 || x1 <= x0)
+                continue;
+            for (size_t y = y0; y < y1; y++) {
+                double s = 0;
+                for (size_t x = x0; x < x1; x++)
+                    s += bq_row(sig, y)[x];
+                prof[y - y0] = s / (double)(x1 - x0);
+            }
+            noise = lay->noise / sqrt((double)(x1 - x0));
+            nb = bq_profile_peaks(prof, y1 - y0, noise, bopts, tmp, 128);
+            for (size_t k = 0; k < nb; k++) {
+                struct bq_band *b = &set->b[set->n++];
+                *b = tmp[k];
+                b->lane = nl - 1;
+                b->index = set->n - 1 - first;
+                b->row = (int)b->index;
+                b->y += (double)y0;
+                b->top += (double)y0;
+                b->bottom += (double)y0;
+                b->sum_top += (double)y0;
+                b->sum_bottom += (double)y0;
+                b->left = bx->x;
+                b->right = bx->x + bx->w;
+                b->noise = noise;
+                ln->empty = 0;
+            }
+        }
+    }
+    lay->nlanes = nl;
+    lay->strips[0].nlanes = nl;
+out:
+    free(prof);
+    if (st != BQ_OK) {
+        bq_layout_fini(lay);
+        bq_bandset_fini(set);
+    }
+    return st;
+}
+
+enum bq_status
+bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
+                 struct bq_analysis *res, struct bq_error *err)
+{
+    struct bq_analysis_opts def;
+    struct bq_prepare_opts popts;
+    struct bq_thumb thumb = {0};
+    struct bq_background bg = {0};
+    struct bq_image *sig = NULL, *rot = NULL, *tsig = NULL;
+    struct bq_box *boxes = NULL;
+    size_t nbox = 0;
+    enum bq_status st;
+    double t0;
+
+    if (!opts) {
+        bq_analysis_opts_init(&def);
+        opts = &def;
+    }
+    res->width = img->width;
+    res->height = img->height;
+    res->bit_depth = img->bit_depth;
+    res->max_code = img->max_code;
+    if (opts->layout_file) {
+        st = bq_layout_file_read(opts->layout_file, &boxes, &nbox, err);
+        if (st != BQ_OK)
+            goto out;
+    }
+
+    /* prepare: with explicit boxes, no pixel is altered but by polarity */
+    t0 = now_ms();
+    popts = opts->prepare;
+    if (boxes) {
+        popts.hot_pixels = 0;
+        popts.membrane = 0;
+    }
+    st = bq_prepare(img, &popts, &thumb, &res->prep, err);
+    if (st != BQ_OK)
+        goto out;
+    res->ms_prepare = now_ms() - t0;
+
+    /* background */
+    t0 = now_ms();
+    st = bq_background_estimate(img, &thumb, &opts->bg, &bg, err);
+    if (st != BQ_OK)
+        goto out;
+    res->bg_method = bg.method;
+    res->bg_size = bg.size;
+    res->bg_iterations = bg.iterations;
+    sig = bq_image_create(img->width, img->height, err);
+    if (!sig) {
+        st = err ? err->status : BQ_ERR_NOMEM;
+        goto out;
+    }
+    bq_background_subtract(img, &bg, &thumb, sig);
+
+    /* deskew: estimated on the thumbnail, applied to the signal */
+    res->angle = 0;
+    if (!boxes && opts->max_angle > 0) {
+        tsig = bq_image_create(thumb.img->width, thumb.img->height, err);
+        if (!tsig) {
+            st = err ? err->status : BQ_ERR_NOMEM;
+            goto out;
+        }
+        bq_background_subtract_thumb(&thumb, &bg, tsig);
+        res->angle = bq_rotation_estimate(tsig, thumb.mask, opts->max_angle);
+        if (fabs(res->angle) < 0.05)
+            res->angle = 0;
+        if (res->angle != 0) {
+            rot = bq_image_create(img->width, img->height, err);
+            if (!rot) {
+                st = err ? err->status : BQ_ERR_NOMEM;
+                goto out;
+            }
+            bq_image_rotate(sig, res->angle, rot);
+            bq_image_destroy(sig);
+            sig = rot;
+            rot = NULL;
+        }
+    }
+    res->ms_background = now_ms() - t0;
+
+    /* layout and bands */
+    t0 = now_ms();
+    if (boxes) {
+        st = layout_from_boxes(sig, boxes, nbox, &opts->bands, &res->layout,
+                               &res->bands, err);
+        if (st != BQ_OK)
+            goto out;
+        res->ms_layout = now_ms() - t0;
+    } else {
+        st = bq_layout_find(sig, &opts->layout, &res->layout, err);
+        if (st != BQ_OK)
+            goto out;
+        res->ms_layout = now_ms() - t0;
+        t0 = now_ms();
+        st = bq_bands_find(sig, &res->layout, &opts->bands, &res->bands, err);
+        if (st != BQ_OK)
+            goto out;
+    }
+    res->noise = res->layout.noise;
+    bq_bands_measure(sig, img, &bg, &res->layout, res->angle, &res->bands);
+    res->ms_bands = now_ms() - t0;
+    if (opts->keep_images) {
+        res->signal = sig;
+        sig = NULL;
+    }
+out:
+    bq_thumb_fini(&thumb);
+    bq_background_fini(&bg);
+    bq_image_destroy(sig);
+    bq_image_destroy(rot);
+    bq_image_destroy(tsig);
+    free(boxes);
+    return st;
+}
+
+enum bq_status
+bq_analyze_file(const char *path, const struct bq_analysis_opts *opts,
+                struct bq_analysis *res, struct bq_error *err)
+{
+    struct bq_analysis_opts def;
+    struct bq_image *img = NULL;
+    enum bq_status st;
+    double t0 = now_ms();
+
+    memset(res, 0, sizeof *res);
+    if (!opts) {
+        bq_analysis_opts_init(&def);
+        opts = &def;
+    }
+    st = bq_image_load(path, &opts->load, &img, &res->load, err);
+    if (st != BQ_OK)
+        return st;
+    res->ms_load = now_ms() - t0;
+    st = bq_analyze_image(img, opts, res, err);
+    if (st != BQ_OK && err && err->msg[0]) {
+        /* name the file in stage errors that do not */
+        if (strstr(err->msg, path) == NULL) {
+            char msg[2 * sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s: %s", path, err->msg);
+            memcpy(err->msg, msg, sizeof err->msg - 1);
+            err->msg[sizeof err->msg - 1] = '\0';
+        }
+    }
+    bq_image_destroy(img);
+    return st;
+}

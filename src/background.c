@@ -1,0 +1,418 @@
+/* Background stage: FFT lower envelope (default), rolling ball, none. */
+#include "blotquant/background.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fft.h"
+#include "util.h"
+
+void
+bq_bg_opts_init(struct bq_bg_opts *o)
+{
+    o->method = BQ_BG_FFT;
+    o->size = 0;
+    o->iterations = 40;
+    o->clip_k = 2.0;
+}
+
+int
+bq_bg_method_parse(const char *s, enum bq_bg_method *out)
+{
+    if (!strcmp(s, "fft"))
+        *out = BQ_BG_FFT;
+    else if (!strcmp(s, "rolling-ball"))
+        *out = BQ_BG_ROLLING_BALL;
+    else if (!strcmp(s, "none"))
+        *out = BQ_BG_NONE;
+    else
+        return -1;
+    return 0;
+}
+
+const char *
+bq_bg_method_name(enum bq_bg_method m)
+{
+    switch (m) {
+    case BQ_BG_FFT: return "fft";
+    case BQ_BG_ROLLING_BALL: return "rolling-ball";
+    case BQ_BG_NONE: return "none";
+    }
+    return "?";
+}
+
+void
+bq_background_fini(struct bq_background *bg)
+{
+    if (!bg)
+        return;
+    bq_image_destroy(bg->grid);
+    memset(bg, 0, sizeof *bg);
+}
+
+/* Automatic scale: a tenth of the side of a square with the membrane's
+ * area. Bands are far smaller than that; illumination and blotches are of
+ * that order or larger. */
+static double
+auto_size(const struct bq_image *img, const struct bq_thumb *t)
+{
+    size_t n = t->img->width * t->img->height, in = 0;
+
+    for (size_t i = 0; i < n; i++)
+        in += t->mask[i];
+    return 0.1 * sqrt((double)img->width * (double)img->height *
+                      ((double)in / (double)n));
+}
+
+/* ---- FFT lower envelope ------------------------------------------------ */
+
+/* The envelope grid: the thumbnail halved until its longest side is at most
+ * 256 (background is smooth: a finer grid buys nothing). Values are means
+ * over membrane pixels; W holds the membrane fraction of each cell. */
+static enum bq_status
+envelope_grid(const struct bq_thumb *t, struct bq_image **gout, float **wout,
+              size_t *gfactor, struct bq_error *err)
+{
+    size_t k = 1, tw = t->img->width, th = t->img->height, gw, gh;
+    struct bq_image *g;
+    float *w;
+
+    while ((tw > 256 * k || th > 256 * k) && k < 64)
+        k *= 2;
+    gw = (tw + k - 1) / k;
+    gh = (th + k - 1) / k;
+    g = bq_image_create(gw, gh, err);
+    if (!g)
+        return err ? err->status : BQ_ERR_NOMEM;
+    w = bq_calloc_array(gw * gh, sizeof *w);
+    if (!w) {
+        bq_image_destroy(g);
+        return bq_error_set(err, BQ_ERR_NOMEM, "background: out of memory");
+    }
+    for (size_t y = 0; y < th; y++)
+        for (size_t x = 0; x < tw; x++) {
+            size_t gi = (y / k) * gw + x / k;
+            if (!t->mask[y * tw + x])
+                continue;
+            g->px[gi] += bq_row(t->img, y)[x];
+            w[gi] += 1.0f;
+        }
+    for (size_t i = 0; i < gw * gh; i++) {
+        size_t cy = i / gw, cx = i % gw;
+        size_t cells = bq_min_size(k, th - cy * k) * bq_min_size(k, tw - cx * k);
+        if (w[i] > 0)
+            g->px[i] /= w[i];
+        w[i] /= (float)cells;
+    }
+    *gout = g;
+    *wout = w;
+    *gfactor = k * t->factor;
+    return BQ_OK;
+}
+
+/* Repeated smoothing of the data clipped to the current estimate: each
+ * round lowers the estimate under bands (which stick out above it) and
+ * leaves it on the background (which does not). Normalised convolution
+ * (smooth(w*c) / smooth(w)) ignores cells outside the membrane. */
+static enum bq_status
+fft_envelope(const struct bq_image *img, const struct bq_thumb *t,
+             const struct bq_bg_opts *o, struct bq_background *bg,
+             struct bq_error *err)
+{
+    struct bq_image *g = NULL;
+    struct bq_smoother *sm = NULL;
+    float *w = NULL, *ws = NULL, *c = NULL, *b = NULL;
+    size_t factor = 1, n;
+    double sigma, noise;
+    enum bq_status st;
+
+    st = envelope_grid(t, &g, &w, &factor, err);
+    if (st != BQ_OK)
+        return st;
+    n = g->width * g->height;
+    bg->size = o->size > 0 ? o->size : auto_size(img, t);
+    sigma = bg->size / (double)factor;
+    if (sigma < 0.5)
+        sigma = 0.5;
+    st = bq_smoother_create(g->width, g->height, sigma, sigma, &sm, err);
+    if (st != BQ_OK)
+        goto out;
+    ws = bq_alloc_array(n, sizeof *ws);
+    c = bq_alloc_array(n, sizeof *c);
+    b = bq_alloc_array(n, sizeof *b);
+    if (!ws || !c || !b) {
+        st = bq_error_set(err, BQ_ERR_NOMEM, "background: out of memory");
+        goto out;
+    }
+    bq_smoother_apply(sm, w, ws);
+    for (size_t i = 0; i < n; i++)
+        ws[i] = ws[i] > 1e-6f ? 1.0f / ws[i] : 0.0f;
+    noise = bq_noise_sigma(g->px, g->stride, 0, 0, g->width, g->height);
+
+    for (size_t i = 0; i < n; i++)
+        c[i] = g->px[i] * w[i];
+    bq_smoother_apply(sm, c, b);
+    for (size_t i = 0; i < n; i++)
+        b[i] *= ws[i];
+    bg->iterations = 0;
+    for (int it = 0; it < o->iterations; it++) {
+        float lim = (float)(o->clip_k * noise);
+        double change = 0;
+        for (size_t i = 0; i < n; i++) {
+            float v = g->px[i], cap = b[i] + lim;
+            c[i] = (v < cap ? v : cap) * w[i];
+        }
+        bq_smoother_apply(sm, c, c);
+        for (size_t i = 0; i < n; i++) {
+            float nb = c[i] * ws[i];
+            double d = fabs((double)nb - b[i]);
+            change = d > change ? d : change;
+            b[i] = nb;
+        }
+        bg->iterations++;
+        if (change < 0.01 * noise + 1e-9)
+            break;
+    }
+    memcpy(g->px, b, n * sizeof *b);
+    bg->grid = g;
+    g = NULL;
+    bg->factor = factor;
+out:
+    bq_smoother_destroy(sm);
+    bq_image_destroy(g);
+    free(w);
+    free(ws);
+    free(c);
+    free(b);
+    return st;
+}
+
+/* ---- rolling ball ------------------------------------------------------ */
+
+/* ImageJ's convention: shrink by a block minimum (factor from the radius),
+ * open with a ball (erosion then dilation with a spherical cap), and
+ * interpolate back up. */
+static enum bq_status
+rolling_ball(const struct bq_image *img, const struct bq_thumb *t,
+             const struct bq_bg_opts *o, struct bq_background *bg,
+             struct bq_error *err)
+{
+    double radius = o->size > 0 ? o->size : 50.0, r;
+    size_t f = radius <= 10 ? 1 : radius <= 30 ? 2 : radius <= 100 ? 4 : 8;
+    size_t sw = (img->width + f - 1) / f, sh = (img->height + f - 1) / f;
+    struct bq_image *s = NULL, *e = NULL, *out = NULL;
+    float *z = NULL;
+    long br, bw;
+    enum bq_status st = BQ_OK;
+
+    (void)t;
+    bg->size = radius;
+    r = radius / (double)f;
+    br = (long)floor(r);
+    if (br < 1)
+        br = 1;
+    bw = 2 * br + 1;
+    s = bq_image_create(sw, sh, err);
+    e = bq_image_create(sw, sh, err);
+    out = bq_image_create(sw, sh, err);
+    z = bq_alloc_array((size_t)(bw * bw), sizeof *z);
+    if (!s || !e || !out || !z) {
+        st = bq_error_set(err, BQ_ERR_NOMEM, "rolling ball: out of memory");
+        goto out;
+    }
+    for (size_t y = 0; y < sh; y++)
+        for (size_t x = 0; x < sw; x++) {
+            float m = INFINITY;
+            for (size_t yy = y * f; yy < bq_min_size(y * f + f, img->height);
+                 yy++)
+                for (size_t xx = x * f;
+                     xx < bq_min_size(x * f + f, img->width); xx++) {
+                    float v = bq_row(img, yy)[xx];
+                    m = v < m ? v : m;
+                }
+            bq_row(s, y)[x] = m;
+        }
+    /* The ball's height profile in image units: ImageJ treats one grey
+     * level as one pixel, so the cap is sqrt(r^2 - d^2) in shrunk pixels. */
+    for (long dy = -br; dy <= br; dy++)
+        for (long dx = -br; dx <= br; dx++) {
+            double d2 = (double)(dx * dx + dy * dy);
+            z[(dy + br) * bw + dx + br] =
+                d2 <= r * r ? (float)sqrt(r * r - d2) : -INFINITY;
+        }
+    for (long y = 0; y < (long)sh; y++)
+        for (long x = 0; x < (long)sw; x++) {
+            float m = INFINITY;
+            for (long dy = -br; dy <= br; dy++) {
+                long yy = y + dy;
+                if (yy < 0 || yy >= (long)sh)
+                    continue;
+                for (long dx = -br; dx <= br; dx++) {
+                    long xx = x + dx;
+                    float zz = z[(dy + br) * bw + dx + br], v;
+                    if (xx < 0 || xx >= (long)sw || zz == -INFINITY)
+                        continue;
+                    v = bq_row(s, (size_t)yy)[xx] - zz;
+                    m = v < m ? v : m;
+                }
+            }
+            bq_row(e, (size_t)y)[x] = m;
+        }
+    for (long y = 0; y < (long)sh; y++)
+        for (long x = 0; x < (long)sw; x++) {
+            float m = -INFINITY;
+            for (long dy = -br; dy <= br; dy++) {
+                long yy = y - dy;
+                if (yy < 0 || yy >= (long)sh)
+                    continue;
+                for (long dx = -br; dx <= br; dx++) {
+                    long xx = x - dx;
+                    float zz = z[(dy + br) * bw + dx + br], v;
+                    if (xx < 0 || xx >= (long)sw || zz == -INFINITY)
+                        continue;
+                    v = bq_row(e, (size_t)yy)[xx] + zz;
+                    m = v > m ? v : m;
+                }
+            }
+            bq_row(out, (size_t)y)[x] = m;
+        }
+    bg->grid = out;
+    out = NULL;
+    bg->factor = f;
+out:
+    bq_image_destroy(s);
+    bq_image_destroy(e);
+    bq_image_destroy(out);
+    free(z);
+    return st;
+}
+
+enum bq_status
+bq_background_estimate(const struct bq_image *img, const struct bq_thumb *t,
+                       const struct bq_bg_opts *opts, struct bq_background *bg,
+                       struct bq_error *err)
+{
+    struct bq_bg_opts def;
+
+    memset(bg, 0, sizeof *bg);
+    if (!opts) {
+        bq_bg_opts_init(&def);
+        opts = &def;
+    }
+    bg->method = opts->method;
+    switch (opts->method) {
+    case BQ_BG_NONE: return BQ_OK;
+    case BQ_BG_FFT: return fft_envelope(img, t, opts, bg, err);
+    case BQ_BG_ROLLING_BALL: return rolling_ball(img, t, opts, bg, err);
+    }
+    return bq_error_set(err, BQ_ERR_INVALID, "unknown background method");
+}
+
+float
+bq_background_at(const struct bq_background *bg, double x, double y)
+{
+    const struct bq_image *g = bg->grid;
+    double gx, gy, fx, fy;
+    size_t ix, iy, ix1, iy1;
+
+    if (!g)
+        return 0.0f;
+    gx = bq_clampd((x + 0.5) / (double)bg->factor - 0.5, 0,
+                   (double)g->width - 1);
+    gy = bq_clampd((y + 0.5) / (double)bg->factor - 0.5, 0,
+                   (double)g->height - 1);
+    ix = (size_t)gx;
+    iy = (size_t)gy;
+    fx = gx - (double)ix;
+    fy = gy - (double)iy;
+    ix1 = ix + 1 < g->width ? ix + 1 : ix;
+    iy1 = iy + 1 < g->height ? iy + 1 : iy;
+    return (float)((1 - fy) * ((1 - fx) * bq_row(g, iy)[ix] +
+                               fx * bq_row(g, iy)[ix1]) +
+                   fy * ((1 - fx) * bq_row(g, iy1)[ix] +
+                         fx * bq_row(g, iy1)[ix1]));
+}
+
+void
+bq_background_subtract(const struct bq_image *img,
+                       const struct bq_background *bg,
+                       const struct bq_thumb *t, struct bq_image *out)
+{
+    const struct bq_image *g = bg->grid;
+    size_t w = img->width, tf = t->factor, tw = t->img->width;
+    size_t *ix = NULL;
+    float *fx = NULL, *line = NULL;
+
+    if (g) {
+        ix = bq_alloc_array(w, sizeof *ix);
+        fx = bq_alloc_array(w, sizeof *fx);
+        line = bq_alloc_array(g->width, sizeof *line);
+    }
+    if (g && (!ix || !fx || !line)) {
+        /* Out of memory for 3 small arrays: fall back to the slow path. */
+        for (size_t y = 0; y < img->height; y++)
+            for (size_t x = 0; x < w; x++)
+                bq_row(out, y)[x] =
+                    t->mask[(y / tf) * tw + x / tf]
+                        ? bq_row(img, y)[x] -
+                              bq_background_at(bg, (double)x, (double)y)
+                        : 0.0f;
+        goto out;
+    }
+    if (g)
+        for (size_t x = 0; x < w; x++) {
+            double gx = bq_clampd((x + 0.5) / (double)bg->factor - 0.5, 0,
+                                  (double)g->width - 1);
+            ix[x] = (size_t)gx;
+            if (ix[x] + 1 >= g->width)
+                ix[x] = g->width >= 2 ? g->width - 2 : 0;
+            fx[x] = g->width >= 2 ? (float)(gx - (double)ix[x]) : 0.0f;
+        }
+    for (size_t y = 0; y < img->height; y++) {
+        const float *src = bq_row(img, y);
+        const unsigned char *m = t->mask + (y / tf) * tw;
+        float *dst = bq_row(out, y);
+        if (g) {
+            double gy = bq_clampd((y + 0.5) / (double)bg->factor - 0.5, 0,
+                                  (double)g->height - 1);
+            size_t iy = (size_t)gy, iy1 = iy + 1 < g->height ? iy + 1 : iy;
+            float fy = (float)(gy - (double)iy);
+            const float *a = bq_row(g, iy), *b = bq_row(g, iy1);
+            for (size_t x = 0; x < g->width; x++)
+                line[x] = (1 - fy) * a[x] + fy * b[x];
+            for (size_t x = 0; x < w; x++) {
+                size_t i = ix[x];
+                float bv = g->width >= 2
+                               ? line[i] + fx[x] * (line[i + 1] - line[i])
+                               : line[0];
+                dst[x] = m[x / tf] ? src[x] - bv : 0.0f;
+            }
+        } else {
+            for (size_t x = 0; x < w; x++)
+                dst[x] = m[x / tf] ? src[x] : 0.0f;
+        }
+    }
+out:
+    free(ix);
+    free(fx);
+    free(line);
+}
+
+void
+bq_background_subtract_thumb(const struct bq_thumb *t,
+                             const struct bq_background *bg,
+                             struct bq_image *out)
+{
+    size_t f = t->factor;
+
+    for (size_t y = 0; y < t->img->height; y++)
+        for (size_t x = 0; x < t->img->width; x++) {
+            double cx = ((double)x + 0.5) * (double)f - 0.5;
+            double cy = ((double)y + 0.5) * (double)f - 0.5;
+            bq_row(out, y)[x] =
+                t->mask[y * t->img->width + x]
+                    ? bq_row(t->img, y)[x] - bq_background_at(bg, cx, cy)
+                    : 0.0f;
+        }
+}

@@ -1,0 +1,547 @@
+/* Bands stage: lane profiles, peaks, extents, doublets, smile and rows. */
+#include "blotquant/bands.h"
+
+#include <gsl/gsl_multifit_nlinear.h>
+#include <gsl/gsl_vector.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define MAX_PEAKS 64
+
+void
+bq_band_opts_init(struct bq_band_opts *o)
+{
+    o->min_snr = 5.0;
+    o->doublets = 1;
+}
+
+void
+bq_bandset_fini(struct bq_bandset *s)
+{
+    if (!s)
+        return;
+    free(s->b);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- two-Gaussian fit (GSL) ------------------------------------------- */
+
+struct fitdata {
+    const double *y; /* profile samples */
+    size_t x0, n;    /* first sample's index, count */
+};
+
+/* Residuals of a sum of two Gaussians A exp(-(x-m)^2 / (2 s^2)). */
+static int
+two_gauss_f(const gsl_vector *p, void *data, gsl_vector *f)
+{
+    const struct fitdata *d = data;
+    double a1 = gsl_vector_get(p, 0), m1 = gsl_vector_get(p, 1),
+           s1 = gsl_vector_get(p, 2), a2 = gsl_vector_get(p, 3),
+           m2 = gsl_vector_get(p, 4), s2 = gsl_vector_get(p, 5);
+
+    for (size_t i = 0; i < d->n; i++) {
+        double x = (double)(d->x0 + i), u1 = (x - m1) / s1,
+               u2 = (x - m2) / s2;
+        gsl_vector_set(f, i, a1 * exp(-0.5 * u1 * u1) +
+                                 a2 * exp(-0.5 * u2 * u2) - d->y[i]);
+    }
+    return GSL_SUCCESS;
+}
+
+/* Fits two Gaussians to Y[x0, x0+n) starting from P (a1 m1 s1 a2 m2 s2);
+ * returns 0 and the fitted parameters in P, or -1 if the fit fails. */
+static int
+fit_two(const double *y, size_t x0, size_t n, double p[6])
+{
+    const gsl_multifit_nlinear_type *T = gsl_multifit_nlinear_trust;
+    gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
+    gsl_multifit_nlinear_workspace *ws;
+    gsl_multifit_nlinear_fdf fdf;
+    struct fitdata d = {y + x0, x0, n};
+    gsl_vector_view pv = gsl_vector_view_array(p, 6);
+    int info = 0, rc;
+    gsl_error_handler_t *old;
+
+    if (n < 8)
+        return -1;
+    memset(&fdf, 0, sizeof fdf);
+    fdf.f = two_gauss_f;
+    fdf.n = n;
+    fdf.p = 6;
+    fdf.params = &d;
+    /* GSL's default handler aborts; fits that fail are an expected
+     * outcome here, reported by return code. */
+    old = gsl_set_error_handler_off();
+    ws = gsl_multifit_nlinear_alloc(T, &fp, n, 6);
+    if (!ws) {
+        gsl_set_error_handler(old);
+        return -1;
+    }
+    rc = gsl_multifit_nlinear_init(&pv.vector, &fdf, ws);
+    if (rc == GSL_SUCCESS)
+        rc = gsl_multifit_nlinear_driver(100, 1e-8, 1e-8, 1e-8, NULL, NULL,
+                                         &info, ws);
+    if (rc == GSL_SUCCESS || rc == GSL_EMAXITER) {
+        gsl_vector *r = gsl_multifit_nlinear_position(ws);
+        for (int i = 0; i < 6; i++)
+            p[i] = gsl_vector_get(r, (size_t)i);
+        rc = GSL_SUCCESS;
+    }
+    gsl_multifit_nlinear_free(ws);
+    gsl_set_error_handler(old);
+    if (rc != GSL_SUCCESS)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        if (!isfinite(p[i]))
+            return -1;
+    p[2] = fabs(p[2]);
+    p[5] = fabs(p[5]);
+    return 0;
+}
+
+/* ---- peaks in one profile --------------------------------------------- */
+
+struct peak {
+    size_t i;          /* index of the maximum */
+    double h, prom;    /* height, prominence */
+};
+
+/* Walks from peak I towards DIR until the profile drops below LEVEL or
+ * turns upward at a valley (a neighbour's flank); returns the index. */
+static long
+walk(const double *ps, size_t n, size_t i, int dir, double level, long stop)
+{
+    long k = (long)i;
+
+    while (k != stop && k + dir >= 0 && k + dir < (long)n) {
+        if (ps[k] < level)
+            break;
+        if (ps[k + dir] > ps[k] && ps[k] < 0.9 * ps[i])
+            break; /* a valley: the next band starts */
+        k += dir;
+    }
+    return k;
+}
+
+size_t
+bq_profile_peaks(const double *p, size_t n, double noise,
+                 const struct bq_band_opts *opts, struct bq_band *out,
+                 size_t max)
+{
+    struct bq_band_opts def;
+    double *ps = NULL, *d2 = NULL, *tmp = NULL;
+    struct peak pk[MAX_PEAKS];
+    size_t np = 0, nout = 0;
+    double thr;
+
+    if (!opts) {
+        bq_band_opts_init(&def);
+        opts = &def;
+    }
+    if (n < 5)
+        return 0;
+    ps = bq_alloc_array(n, sizeof *ps);
+    d2 = bq_calloc_array(n, sizeof *d2);
+    tmp = bq_alloc_array(n, sizeof *tmp);
+    if (!ps || !d2 || !tmp)
+        goto out;
+    bq_smooth1d(p, ps, n, 1.0);
+    thr = opts->min_snr * noise;
+
+    /* Local maxima and their prominence: the drop to the higher of the
+     * lowest points on each side before a taller peak (or the end). */
+    for (size_t i = 1; i + 1 < n; i++) {
+        double lmin, rmin, base;
+        long k;
+        if (!(ps[i] > ps[i - 1] && ps[i] >= ps[i + 1]) || ps[i] < thr)
+            continue;
+        lmin = ps[i];
+        for (k = (long)i - 1; k >= 0 && ps[k] <= ps[i]; k--)
+            lmin = ps[k] < lmin ? ps[k] : lmin;
+        rmin = ps[i];
+        for (k = (long)i + 1; k < (long)n && ps[k] <= ps[i]; k++)
+            rmin = ps[k] < rmin ? ps[k] : rmin;
+        /* the background is 0: a base below it does not add prominence */
+        base = lmin > rmin ? lmin : rmin;
+        if (base < 0)
+            base = 0;
+        if (ps[i] - base < thr || np >= MAX_PEAKS)
+            continue;
+        pk[np].i = i;
+        pk[np].h = ps[i];
+        pk[np].prom = ps[i] - base;
+        np++;
+    }
+
+    /* Extents: to 3 SD of the band (SD from the half-maximum width on each
+     * side), but never past the valley to a neighbour. */
+    for (size_t j = 0; j < np && nout < max; j++) {
+        size_t i = pk[j].i;
+        long lstop = j > 0 ? (long)pk[j - 1].i : 0;
+        long rstop = j + 1 < np ? (long)pk[j + 1].i : (long)n - 1;
+        long vl = (long)i, vr = (long)i, hl, hr;
+        double sl, sr, top, bot;
+        /* valleys to the neighbouring peaks */
+        for (long k = (long)i; k > lstop; k--)
+            if (ps[k] < ps[vl])
+                vl = k;
+        if (j == 0)
+            vl = 0;
+        for (long k = (long)i; k < rstop; k++)
+            if (ps[k] < ps[vr])
+                vr = k;
+        if (j + 1 == np)
+            vr = (long)n - 1;
+        hl = walk(ps, n, i, -1, 0.5 * ps[i], vl);
+        hr = walk(ps, n, i, +1, 0.5 * ps[i], vr);
+        sl = ((double)i - (double)hl) / 1.1774;
+        sr = ((double)hr - (double)i) / 1.1774;
+        if (sl < 0.8)
+            sl = 0.8;
+        if (sr < 0.8)
+            sr = 0.8;
+        top = (double)i - 3.0 * sl;
+        bot = (double)i + 3.0 * sr + 1;
+        if (j > 0 && top < (double)vl)
+            top = (double)vl;
+        if (j + 1 < np && bot > (double)vr)
+            bot = (double)vr;
+        out[nout].y = (double)i;
+        out[nout].top = top < 0 ? 0 : top;
+        out[nout].bottom = bot > (double)n ? (double)n : bot;
+        out[nout].sum_top = out[nout].top;
+        out[nout].sum_bottom = out[nout].bottom;
+        out[nout].frac = 1.0;
+        out[nout].split = 0;
+        /* a sub-pixel centre from a parabola through the top three */
+        if (i > 0 && i + 1 < n) {
+            double a = ps[i - 1], b = ps[i], c = ps[i + 1],
+                   den = a - 2 * b + c;
+            if (den < 0)
+                out[nout].y += 0.5 * (a - c) / den;
+        }
+        nout++;
+    }
+
+    if (!opts->doublets)
+        goto out;
+
+    /* Doublets. Neighbours with a shallow valley share their rows by a
+     * two-Gaussian fit instead of a drop line; a single peak whose second
+     * derivative shows two separate curvature minima (a shoulder) is fitted
+     * the same way and split if both parts are real. */
+    for (size_t j = 0; j + 1 < nout; j++) {
+        struct bq_band *a = &out[j], *b = &out[j + 1];
+        size_t ia = (size_t)(a->y + 0.5), ib = (size_t)(b->y + 0.5), v = ia;
+        double p6[6], sa, sb, x0, x1;
+        for (size_t k = ia; k <= ib && k < n; k++)
+            if (ps[k] < ps[v])
+                v = k;
+        if (ps[v] < 0.5 * (ps[ia] < ps[ib] ? ps[ia] : ps[ib]))
+            continue; /* a clear valley: the drop line is right */
+        x0 = a->top;
+        x1 = b->bottom;
+        sa = ((double)v - a->y) / 2.0;
+        sb = (b->y - (double)v) / 2.0;
+        p6[0] = ps[ia], p6[1] = a->y, p6[2] = sa > 0.8 ? sa : 0.8;
+        p6[3] = ps[ib], p6[4] = b->y, p6[5] = sb > 0.8 ? sb : 0.8;
+        if (fit_two(p, (size_t)x0, (size_t)(x1 - x0), p6) != 0)
+            continue;
+        {
+            double ar1 = fabs(p6[0]) * p6[2], ar2 = fabs(p6[3]) * p6[5];
+            if (!(ar1 > 0 && ar2 > 0) || p6[1] > p6[4])
+                continue;
+            a->frac = ar1 / (ar1 + ar2);
+            b->frac = ar2 / (ar1 + ar2);
+            a->sum_top = b->sum_top = x0;
+            a->sum_bottom = b->sum_bottom = x1;
+            a->split = b->split = 1;
+            a->y = p6[1];
+            b->y = p6[4];
+        }
+    }
+    {
+        /* shoulders: second derivative of a wider smoothing */
+        double sd = 2.0;
+        bq_smooth1d(p, tmp, n, sd);
+        for (size_t i = 1; i + 1 < n; i++)
+            d2[i] = tmp[i - 1] - 2 * tmp[i] + tmp[i + 1];
+        for (size_t j = 0; j < nout && nout < max; j++) {
+            struct bq_band *a = &out[j];
+            size_t lo = (size_t)a->top, hi = (size_t)a->bottom, m[2];
+            int nm = 0;
+            double d2thr, p6[6], ar1, ar2, sep, s;
+            if (a->split || hi <= lo + 8)
+                continue;
+            /* second-difference noise of a sigma-2 smoothing: ~0.08 */
+            d2thr = 0.08 * noise * opts->min_snr;
+            for (size_t i = lo + 1; i + 1 < hi && i + 1 < n; i++)
+                if (d2[i] < d2[i - 1] && d2[i] <= d2[i + 1] &&
+                    d2[i] < -d2thr && nm < 2)
+                    m[nm++] = i;
+            if (nm < 2)
+                continue;
+            s = ((double)m[1] - (double)m[0]) / 2.0;
+            p6[0] = tmp[m[0]], p6[1] = (double)m[0], p6[2] = s > 0.8 ? s : 0.8;
+            p6[3] = tmp[m[1]], p6[4] = (double)m[1], p6[5] = p6[2];
+            if (fit_two(p, lo, hi - lo, p6) != 0)
+                continue;
+            ar1 = fabs(p6[0]) * p6[2];
+            ar2 = fabs(p6[3]) * p6[5];
+            sep = fabs(p6[4] - p6[1]);
+            if (p6[1] > p6[4]) {
+                double t[3] = {p6[0], p6[1], p6[2]};
+                p6[0] = p6[3], p6[1] = p6[4], p6[2] = p6[5];
+                p6[3] = t[0], p6[4] = t[1], p6[5] = t[2];
+                t[0] = ar1, ar1 = ar2, ar2 = t[0];
+            }
+            if (ar1 < 0.08 * (ar1 + ar2) || ar2 < 0.08 * (ar1 + ar2) ||
+                sep < 0.9 * 0.5 * (p6[2] + p6[5]) || p6[1] < (double)lo ||
+                p6[4] > (double)hi || p6[0] < thr || p6[3] < thr)
+                continue;
+            /* make room: shift later bands down one slot */
+            memmove(&out[j + 2], &out[j + 1], (nout - j - 1) * sizeof *out);
+            nout++;
+            out[j + 1] = *a;
+            a->y = p6[1];
+            out[j + 1].y = p6[4];
+            a->frac = ar1 / (ar1 + ar2);
+            out[j + 1].frac = ar2 / (ar1 + ar2);
+            a->split = out[j + 1].split = 1;
+            j++;
+        }
+    }
+    /* Display boxes of split pairs meet where the two parts cross. */
+    for (size_t j = 0; j + 1 < nout; j++)
+        if (out[j].split && out[j + 1].split &&
+            out[j].sum_top == out[j + 1].sum_top) {
+            double mid = 0.5 * (out[j].y + out[j + 1].y);
+            out[j].bottom = mid;
+            out[j + 1].top = mid;
+        }
+out:
+    free(ps);
+    free(d2);
+    free(tmp);
+    return nout;
+}
+
+/* ---- lanes ------------------------------------------------------------ */
+
+/* Mean of SIG over the central half of LANE's width, rows [Y0, Y1). */
+static void
+lane_profile(const struct bq_image *sig, const struct bq_lane *ln, size_t y0,
+             size_t y1, double *p)
+{
+    double half = 0.25 * ln->width;
+    long x0 = (long)floor(ln->x - half), x1 = (long)ceil(ln->x + half);
+
+    if (x0 < 0)
+        x0 = 0;
+    if (x1 > (long)sig->width)
+        x1 = (long)sig->width;
+    if (x1 <= x0)
+        x1 = x0 + 1;
+    for (size_t y = y0; y < y1; y++) {
+        const float *r = bq_row(sig, y);
+        double s = 0;
+        for (long x = x0; x < x1; x++)
+            s += r[x];
+        p[y - y0] = s / (double)(x1 - x0);
+    }
+}
+
+/* Noise SD of a profile: from the median absolute first difference. */
+static double
+profile_noise(const double *p, size_t n, double floor_sd)
+{
+    double *d = bq_alloc_array(n, sizeof *d), s;
+    size_t m = 0;
+
+    if (!d || n < 4) {
+        free(d);
+        return floor_sd;
+    }
+    for (size_t i = 1; i < n; i++)
+        d[m++] = fabs(p[i] - p[i - 1]);
+    s = bq_select_d(d, m, 0.5) / (0.6745 * 1.41421356);
+    free(d);
+    return s > floor_sd ? s : floor_sd;
+}
+
+static int
+cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+enum bq_status
+bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
+              const struct bq_band_opts *opts, struct bq_bandset *set,
+              struct bq_error *err)
+{
+    struct bq_band_opts def;
+    struct bq_band *tmpb = NULL;
+    double *prof = NULL, *mean = NULL, *cmp = NULL;
+    size_t cap = 64, maxh = 0;
+    enum bq_status st = BQ_OK;
+
+    memset(set, 0, sizeof *set);
+    if (!opts) {
+        bq_band_opts_init(&def);
+        opts = &def;
+    }
+    for (size_t s = 0; s < layout->nstrips; s++) {
+        size_t hh = (size_t)(layout->strips[s].bottom - layout->strips[s].top) + 2;
+        maxh = hh > maxh ? hh : maxh;
+    }
+    set->b = bq_alloc_array(cap, sizeof *set->b);
+    tmpb = bq_alloc_array(MAX_PEAKS * 2, sizeof *tmpb);
+    prof = bq_alloc_array(maxh, sizeof *prof);
+    mean = bq_alloc_array(maxh, sizeof *mean);
+    cmp = bq_alloc_array(maxh, sizeof *cmp);
+    if (!set->b || !tmpb || !prof || !mean || !cmp) {
+        st = bq_error_set(err, BQ_ERR_NOMEM, "bands: out of memory");
+        goto out;
+    }
+
+    for (size_t s = 0; s < layout->nstrips; s++) {
+        const struct bq_strip *sp = &layout->strips[s];
+        size_t y0 = (size_t)sp->top, y1 = (size_t)sp->bottom, n = y1 - y0;
+        size_t first_band = set->n, nlive = 0;
+        long maxshift = (long)(0.03 * (double)n) + 1;
+
+        /* Smile: each lane's vertical shift against the strip's mean lane
+         * (compressed profiles so that strong lanes do not dominate). */
+        memset(mean, 0, n * sizeof *mean);
+        for (size_t l = sp->first_lane; l < sp->first_lane + sp->nlanes; l++) {
+            const struct bq_lane *ln = &layout->lanes[l];
+            if (ln->empty)
+                continue;
+            lane_profile(sig, ln, y0, y1, prof);
+            for (size_t i = 0; i < n; i++)
+                mean[i] += asinh(prof[i] / (3 * layout->noise));
+            nlive++;
+        }
+        for (size_t l = sp->first_lane; l < sp->first_lane + sp->nlanes; l++) {
+            struct bq_lane *ln = &layout->lanes[l];
+            double best = -1e300;
+            long bs = 0;
+            ln->smile = 0;
+            if (ln->empty || nlive < 3)
+                continue;
+            lane_profile(sig, ln, y0, y1, prof);
+            for (size_t i = 0; i < n; i++)
+                cmp[i] = asinh(prof[i] / (3 * layout->noise));
+            for (long sh = -maxshift; sh <= maxshift; sh++) {
+                double c = 0;
+                for (long i = 0; i < (long)n; i++) {
+                    long j = i - sh;
+                    if (j >= 0 && j < (long)n)
+                        c += cmp[i] * mean[j];
+                }
+                if (c > best) {
+                    best = c;
+                    bs = sh;
+                }
+            }
+            ln->smile = (double)bs;
+        }
+
+        /* Bands of each lane. */
+        for (size_t l = sp->first_lane; l < sp->first_lane + sp->nlanes; l++) {
+            struct bq_lane *ln = &layout->lanes[l];
+            double ncols = ceil(0.5 * ln->width) > 1 ? ceil(0.5 * ln->width) : 1;
+            double noise;
+            size_t nb;
+            lane_profile(sig, ln, y0, y1, prof);
+            noise = profile_noise(prof, n, layout->noise / sqrt(ncols));
+            nb = bq_profile_peaks(prof, n, noise, opts, tmpb, MAX_PEAKS * 2);
+            if (nb > 0)
+                ln->empty = 0;
+            for (size_t k = 0; k < nb; k++) {
+                struct bq_band *b;
+                if (set->n == cap) {
+                    struct bq_band *nbp;
+                    cap *= 2;
+                    nbp = realloc(set->b, cap * sizeof *set->b);
+                    if (!nbp) {
+                        st = bq_error_set(err, BQ_ERR_NOMEM,
+                                          "bands: out of memory");
+                        goto out;
+                    }
+                    set->b = nbp;
+                }
+                b = &set->b[set->n++];
+                *b = tmpb[k];
+                b->strip = s;
+                b->lane = l;
+                b->index = k;
+                b->row = -1;
+                b->y += (double)y0;
+                b->top += (double)y0;
+                b->bottom += (double)y0;
+                b->sum_top += (double)y0;
+                b->sum_bottom += (double)y0;
+                b->left = ln->left;
+                b->right = ln->right;
+                b->peak = 0;
+                b->noise = noise;
+            }
+        }
+
+        /* Rows: cluster smile-corrected centres; a gap wider than the
+         * typical band half-height starts a new row. */
+        {
+            size_t nbs = set->n - first_band, nrow = 0;
+            double *ys = bq_alloc_array(nbs ? nbs : 1, sizeof *ys);
+            double *hs = bq_alloc_array(nbs ? nbs : 1, sizeof *hs);
+            double gap, prev = -1e300;
+            double edges[256];
+            if (!ys || !hs) {
+                free(ys);
+                free(hs);
+                st = bq_error_set(err, BQ_ERR_NOMEM, "bands: out of memory");
+                goto out;
+            }
+            for (size_t k = 0; k < nbs; k++) {
+                const struct bq_band *b = &set->b[first_band + k];
+                ys[k] = b->y - layout->lanes[b->lane].smile;
+                hs[k] = b->bottom - b->top;
+            }
+            gap = nbs ? 0.35 * bq_select_d(hs, nbs, 0.5) : 0;
+            if (gap < 2)
+                gap = 2;
+            qsort(ys, nbs, sizeof *ys, cmp_dbl);
+            for (size_t k = 0; k < nbs; k++) {
+                if (ys[k] - prev > gap && nrow < 255)
+                    edges[nrow++] = 0.5 * (ys[k] + (prev > -1e299 ? prev : ys[k]));
+                prev = ys[k];
+            }
+            for (size_t k = 0; k < nbs; k++) {
+                struct bq_band *b = &set->b[first_band + k];
+                double yc = b->y - layout->lanes[b->lane].smile;
+                int r = 0;
+                for (size_t e = 1; e < nrow; e++)
+                    if (yc >= edges[e])
+                        r = (int)e;
+                b->row = r;
+            }
+            free(ys);
+            free(hs);
+        }
+    }
+out:
+    free(tmpb);
+    free(prof);
+    free(mean);
+    free(cmp);
+    if (st != BQ_OK)
+        bq_bandset_fini(set);
+    return st;
+}

@@ -1,0 +1,277 @@
+/* blotquant command line: the only code that prints or exits. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blotquant/analysis.h"
+#include "cli.h"
+
+static int cmd_quantify(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"quantify", cmd_quantify, "measure the bands of one or more scans"},
+    {"help", cmd_help, "show this help, or a command's: help quantify"},
+    {"version", cmd_version, "print the version"},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* ---- quantify --------------------------------------------------------- */
+
+enum opt_id {
+    O_OUT, O_LANES, O_POLARITY, O_BACKGROUND, O_BG_SIZE, O_LAYOUT, O_PAGE,
+    O_CHANNEL, O_MAX_ANGLE, O_MIN_SNR, O_NO_DOUBLETS, O_NO_HOT, O_NO_MEMBRANE,
+    O_MAX_PIXELS, O_QUIET, O_HELP
+};
+
+static const struct bq_cli_opt quantify_opts[] = {
+    {O_OUT, "-o", "--output", "DIR", "folder for the results (created)"},
+    {O_LANES, NULL, "--lanes", "N", "expected lanes per strip (a hint)"},
+    {O_POLARITY, NULL, "--polarity", "MODE",
+     "auto | light-bands | dark-bands (default auto)"},
+    {O_BACKGROUND, NULL, "--background", "METHOD",
+     "fft | rolling-ball | none (default fft)"},
+    {O_BG_SIZE, NULL, "--bg-size", "PX",
+     "background scale: FFT smoothing SD or ball radius (default auto / 50)"},
+    {O_LAYOUT, NULL, "--layout", "FILE",
+     "explicit lane/band boxes (CSV lane,band,x,y,width,height)"},
+    {O_PAGE, NULL, "--page", "N", "TIFF page (directory), 1-based (default 1)"},
+    {O_CHANNEL, NULL, "--channel", "C",
+     "luma | r | g | b | sample number 1.. (default luma)"},
+    {O_MAX_ANGLE, NULL, "--max-angle", "DEG",
+     "largest rotation to correct; 0 turns deskew off (default 6)"},
+    {O_MIN_SNR, NULL, "--min-snr", "X",
+     "band prominence threshold in noise SDs (default 5)"},
+    {O_NO_DOUBLETS, NULL, "--no-doublets", NULL,
+     "do not split unresolved doublets by fitting"},
+    {O_NO_HOT, NULL, "--no-hot-pixels", NULL, "keep isolated outlier pixels"},
+    {O_NO_MEMBRANE, NULL, "--no-membrane", NULL,
+     "do not look for a surround around the membrane"},
+    {O_MAX_PIXELS, NULL, "--max-pixels", "N",
+     "refuse images larger than N pixels (default 200000000)"},
+    {O_QUIET, "-q", "--quiet", NULL, "print only errors"},
+    {O_HELP, "-h", "--help", NULL, "show this help"},
+    {0, NULL, NULL, NULL, NULL},
+};
+
+/* Writes the results of one scan into OUTDIR; returns 0 or prints an error
+ * and returns 1. Each file appears whole or not at all. */
+static int
+write_results(const char *outdir, const char *path, const char *stem,
+              const struct bq_analysis *a, const struct bq_analysis_opts *o)
+{
+    char dst[4096];
+    FILE *f;
+
+    snprintf(dst, sizeof dst, "%s/%s.bands.csv", outdir, stem);
+    if (!(f = bq_cli_open_atomic(dst)) || bq_write_bands_csv(f, a) != BQ_OK ||
+        bq_cli_commit_atomic(f, dst) != 0)
+        return bq_cli_fail_write(dst);
+    snprintf(dst, sizeof dst, "%s/%s.lanes.csv", outdir, stem);
+    if (!(f = bq_cli_open_atomic(dst)) || bq_write_lanes_csv(f, a) != BQ_OK ||
+        bq_cli_commit_atomic(f, dst) != 0)
+        return bq_cli_fail_write(dst);
+    snprintf(dst, sizeof dst, "%s/%s.log.txt", outdir, stem);
+    if (!(f = bq_cli_open_atomic(dst)))
+        return bq_cli_fail_write(dst);
+    bq_cli_write_log(f, path, a, o);
+    if (bq_cli_commit_atomic(f, dst) != 0)
+        return bq_cli_fail_write(dst);
+    return 0;
+}
+
+static int
+cmd_quantify(int argc, char **argv)
+{
+    struct bq_analysis_opts o;
+    const char *outdir = NULL, *files[4096];
+    int nfiles = 0, quiet = 0, failed = 0;
+
+    bq_analysis_opts_init(&o);
+    for (int i = 1; i < argc; i++) {
+        const struct bq_cli_opt *opt;
+        const char *val = NULL;
+        if (argv[i][0] != '-' || !strcmp(argv[i], "-")) {
+            if (nfiles < 4096)
+                files[nfiles++] = argv[i];
+            continue;
+        }
+        opt = bq_cli_match(quantify_opts, argc, argv, &i, &val);
+        if (!opt)
+            return 2;
+        switch (opt->id) {
+        case O_OUT: outdir = val; break;
+        case O_LANES:
+            if (bq_cli_int(val, 1, 200, "--lanes", &o.layout.lanes))
+                return 2;
+            break;
+        case O_POLARITY:
+            if (!strcmp(val, "auto"))
+                o.prepare.polarity = BQ_POLARITY_AUTO;
+            else if (!strcmp(val, "light-bands"))
+                o.prepare.polarity = BQ_POLARITY_LIGHT_BANDS;
+            else if (!strcmp(val, "dark-bands"))
+                o.prepare.polarity = BQ_POLARITY_DARK_BANDS;
+            else
+                return bq_cli_usage("--polarity takes auto, light-bands or "
+                                    "dark-bands, not '%s'", val);
+            break;
+        case O_BACKGROUND:
+            if (bq_bg_method_parse(val, &o.bg.method))
+                return bq_cli_usage("--background takes fft, rolling-ball "
+                                    "or none, not '%s'", val);
+            break;
+        case O_BG_SIZE:
+            if (bq_cli_double(val, 1, 100000, "--bg-size", &o.bg.size))
+                return 2;
+            break;
+        case O_LAYOUT: o.layout_file = val; break;
+        case O_PAGE: {
+            int p;
+            if (bq_cli_int(val, 1, 100000, "--page", &p))
+                return 2;
+            o.load.page = (unsigned)(p - 1);
+            break;
+        }
+        case O_CHANNEL:
+            if (!strcmp(val, "luma"))
+                o.load.channel = BQ_CHANNEL_LUMA;
+            else if (!strcmp(val, "r"))
+                o.load.channel = BQ_CHANNEL_R;
+            else if (!strcmp(val, "g"))
+                o.load.channel = BQ_CHANNEL_G;
+            else if (!strcmp(val, "b"))
+                o.load.channel = BQ_CHANNEL_B;
+            else {
+                int c;
+                if (bq_cli_int(val, 1, 64, "--channel", &c))
+                    return 2;
+                o.load.channel = c - 1;
+            }
+            break;
+        case O_MAX_ANGLE:
+            if (bq_cli_double(val, 0, 20, "--max-angle", &o.max_angle))
+                return 2;
+            break;
+        case O_MIN_SNR:
+            if (bq_cli_double(val, 1, 1000, "--min-snr", &o.bands.min_snr))
+                return 2;
+            break;
+        case O_NO_DOUBLETS: o.bands.doublets = 0; break;
+        case O_NO_HOT: o.prepare.hot_pixels = 0; break;
+        case O_NO_MEMBRANE: o.prepare.membrane = 0; break;
+        case O_MAX_PIXELS: {
+            double v;
+            if (bq_cli_double(val, 1, 1e12, "--max-pixels", &v))
+                return 2;
+            o.load.max_pixels = (uint64_t)v;
+            break;
+        }
+        case O_QUIET: quiet = 1; break;
+        case O_HELP:
+            bq_cli_print_help(stdout, "quantify IMAGE... -o DIR [options]",
+                              "Measures every band of each scan and writes "
+                              "DIR/<name>.bands.csv, .lanes.csv and "
+                              ".log.txt.",
+                              quantify_opts);
+            return 0;
+        }
+    }
+    if (nfiles == 0)
+        return bq_cli_usage("quantify needs at least one image file");
+    if (!outdir)
+        return bq_cli_usage("quantify needs an output folder: -o DIR");
+    if (bq_cli_mkdirs(outdir) != 0) {
+        fprintf(stderr, "blotquant: cannot create the output folder %s: %s\n",
+                outdir, strerror(errno));
+        return 1;
+    }
+    for (int k = 0; k < nfiles; k++) {
+        struct bq_analysis a;
+        struct bq_error err = {BQ_OK, ""};
+        char stem[1024];
+        enum bq_status st;
+        bq_cli_stem(files[k], stem, sizeof stem);
+        st = bq_analyze_file(files[k], &o, &a, &err);
+        if (st != BQ_OK) {
+            fprintf(stderr, "blotquant: %s\n",
+                    err.msg[0] ? err.msg : bq_strerror(st));
+            failed++;
+        } else if (write_results(outdir, files[k], stem, &a, &o) != 0) {
+            failed++;
+        } else if (!quiet) {
+            size_t sat = 0;
+            for (size_t i = 0; i < a.bands.n; i++)
+                sat += a.bands.b[i].sat_px > 0;
+            printf("%s: %zu strip%s, %zu lanes, %zu bands (%zu saturated) "
+                   "-> %s/%s.bands.csv\n",
+                   files[k], a.layout.nstrips,
+                   a.layout.nstrips == 1 ? "" : "s", a.layout.nlanes,
+                   a.bands.n, sat, outdir, stem);
+        }
+        bq_analysis_fini(&a);
+    }
+    return failed ? 1 : 0;
+}
+
+/* ---- help, version, dispatch ------------------------------------------ */
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: blotquant COMMAND [options]\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'blotquant COMMAND --help' shows a command's options.\n");
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+    if (argc > 1)
+        for (size_t i = 0; i < NCOMMANDS; i++)
+            if (!strcmp(argv[1], commands[i].name) &&
+                commands[i].run != cmd_help) {
+                char *h[] = {argv[1], "--help", NULL};
+                return commands[i].run(2, h);
+            }
+    usage(stdout);
+    return 0;
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("blotquant %s\n", BQ_VERSION);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+        return cmd_help(1, argv);
+    if (!strcmp(argv[1], "--version"))
+        return cmd_version(1, argv);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "blotquant: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,557 @@
+/* Layout stage: strips from the row profile, lanes from column profiles. */
+#include "blotquant/layout.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define MAX_SEGS 64
+/* A lane must stand out of the compressed column profile by this much:
+ * asinh units, about 3x the noise at the weak end, a factor e at the top. */
+#define LANE_PROMINENCE 1.0
+
+void
+bq_layout_opts_init(struct bq_layout_opts *o)
+{
+    o->lanes = 0;
+    o->max_strips = 8;
+}
+
+void
+bq_layout_fini(struct bq_layout *l)
+{
+    if (!l)
+        return;
+    free(l->strips);
+    free(l->lanes);
+    memset(l, 0, sizeof *l);
+}
+
+/* A run of rows holding signal, with its column profile. */
+struct seg {
+    size_t y0, y1;        /* rows [y0, y1) */
+    double *c;            /* column profile: mean signal per column */
+    double *cc;           /* compressed: asinh(c / (3 noise)), smoothed */
+    double pitch;         /* lane pitch found in this segment (0 = none) */
+    size_t nl;            /* lanes found */
+    double *lx;           /* lane centres (owned, nl) */
+    size_t strip;         /* strip it was merged into */
+};
+
+/* Lane candidates from one compressed profile. */
+struct lanefit {
+    size_t n;
+    double x[256], w[256];
+    int empty[256];
+    double pitch;
+};
+
+/* Linear interpolation of P at X (clamped). */
+static double
+interp(const double *p, size_t n, double x)
+{
+    size_t i;
+    double f;
+
+    if (x <= 0)
+        return p[0];
+    if (x >= (double)(n - 1))
+        return p[n - 1];
+    i = (size_t)x;
+    f = x - (double)i;
+    return p[i] * (1 - f) + p[i + 1] * f;
+}
+
+/* Half-maximum crossings of the bump of C around IPK, searched no further
+ * than [LIM_L, LIM_R]; writes centre and width, returns 0 if found. */
+static int
+half_max(const double *c, long ipk, long lim_l, long lim_r, double *xc,
+         double *wd)
+{
+    double half = 0.5 * c[ipk], xl, xr;
+    long lo = ipk, hi = ipk;
+
+    while (lo > lim_l && c[lo] > half)
+        lo--;
+    while (hi < lim_r && c[hi] > half)
+        hi++;
+    xl = (double)lo;
+    if (c[lo] < half && c[lo + 1] != c[lo])
+        xl += (half - c[lo]) / (c[lo + 1] - c[lo]);
+    xr = (double)hi;
+    if (c[hi] < half && c[hi - 1] != c[hi])
+        xr -= (half - c[hi]) / (c[hi - 1] - c[hi]);
+    if (xr <= xl)
+        return -1;
+    *xc = 0.5 * (xl + xr);
+    *wd = xr - xl;
+    return 0;
+}
+
+/* Lanes from the compressed column profile CC (and C, uncompressed):
+ * 1. candidates are peaks of CC with a prominence of at least THR;
+ * 2. the pitch is the median spacing of neighbours, refined by dividing
+ *    each spacing by its whole number of pitches (gaps of two or more
+ *    pitches are empty lanes, not a longer pitch);
+ * 3. candidates closer than half a pitch are the same lane (the weaker
+ *    goes); gaps of k pitches get k-1 empty lanes;
+ * 4. each lane's centre and width come from its half-maximum crossings.
+ * With HINT > 0 the count is made HINT: the strongest run of HINT lanes is
+ * kept, or empty lanes are added on the side with room. */
+static void
+find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
+           int hint, double thr, struct lanefit *lf)
+{
+    double cand[256], ch[256], sp[256], pitch, pos[256];
+    int emp[256];
+    size_t nc = 0, np = 0;
+
+    lf->n = 0;
+    lf->pitch = 0;
+    for (size_t i = xa + 1; i + 1 < xb && nc < 256; i++) {
+        double lmin = cc[i], rmin = cc[i], base;
+        long k;
+        if (!(cc[i] > cc[i - 1] && cc[i] >= cc[i + 1]) || cc[i] < thr)
+            continue;
+        for (k = (long)i - 1; k >= (long)xa && cc[k] <= cc[i]; k--)
+            lmin = cc[k] < lmin ? cc[k] : lmin;
+        for (k = (long)i + 1; k < (long)xb && cc[k] <= cc[i]; k++)
+            rmin = cc[k] < rmin ? cc[k] : rmin;
+        base = lmin > rmin ? lmin : rmin;
+        if (cc[i] - (base > 0 ? base : 0) < thr)
+            continue;
+        cand[nc] = (double)i;
+        ch[nc] = cc[i];
+        nc++;
+    }
+    if (getenv("BQ_DEBUG")) {
+        fprintf(stderr, "find_lanes [%zu,%zu) thr %.2f:", xa, xb, thr);
+        for (size_t i = 0; i < nc; i++)
+            fprintf(stderr, " %.0f(%.2f)", cand[i], ch[i]);
+        fprintf(stderr, "\n");
+    }
+    if (nc == 0)
+        return;
+    if (nc == 1) {
+        pos[0] = cand[0];
+        emp[0] = 0;
+        np = 1;
+        pitch = 0;
+        goto measure;
+    }
+    /* 2. pitch */
+    for (size_t i = 0; i + 1 < nc; i++)
+        sp[i] = cand[i + 1] - cand[i];
+    {
+        double tmp[256], ratios[256];
+        size_t nr = 0;
+        memcpy(tmp, sp, (nc - 1) * sizeof *tmp);
+        /* the lower-middle spacing: robust to empty lanes (2 pitches) and
+         * to a few split candidates (half a pitch, removed below) */
+        pitch = bq_select_d(tmp, nc - 1, 0.4);
+        for (int pass = 0; pass < 2; pass++) {
+            nr = 0;
+            for (size_t i = 0; i + 1 < nc; i++) {
+                double k = floor(sp[i] / pitch + 0.5);
+                if (k >= 1 && k <= 6 &&
+                    fabs(sp[i] / k - pitch) < 0.25 * pitch)
+                    ratios[nr++] = sp[i] / k;
+            }
+            if (nr)
+                pitch = bq_select_d(ratios, nr, 0.5);
+        }
+    }
+    /* 3. merge close candidates, fill gaps */
+    {
+        double keep[256], kh[256];
+        size_t nk = 0;
+        for (size_t i = 0; i < nc; i++) {
+            if (nk && cand[i] - keep[nk - 1] < 0.5 * pitch) {
+                if (ch[i] > kh[nk - 1]) {
+                    keep[nk - 1] = cand[i];
+                    kh[nk - 1] = ch[i];
+                }
+                continue;
+            }
+            keep[nk] = cand[i];
+            kh[nk] = ch[i];
+            nk++;
+        }
+        for (size_t i = 0; i < nk && np < 256; i++) {
+            if (i > 0) {
+                double gap = keep[i] - keep[i - 1];
+                int k = (int)floor(gap / pitch + 0.5);
+                for (int j = 1; j < k && np < 256; j++) {
+                    pos[np] = keep[i - 1] + gap * j / k;
+                    emp[np] = 1;
+                    np++;
+                }
+            }
+            if (np < 256) {
+                pos[np] = keep[i];
+                emp[np] = 0;
+                np++;
+            }
+        }
+    }
+    if (hint > 0 && (int)np > hint) {
+        double bs = -1e300;
+        size_t bi = 0;
+        for (size_t s0 = 0; s0 + (size_t)hint <= np; s0++) {
+            double s = 0;
+            for (size_t k = s0; k < s0 + (size_t)hint; k++)
+                s += emp[k] ? 0 : interp(cc, w, pos[k]);
+            if (s > bs) {
+                bs = s;
+                bi = s0;
+            }
+        }
+        memmove(pos, pos + bi, (size_t)hint * sizeof *pos);
+        memmove(emp, emp + bi, (size_t)hint * sizeof *emp);
+        np = (size_t)hint;
+    }
+    while (hint > 0 && (int)np < hint && np < 255 && pitch > 0) {
+        /* add an empty lane on the side with more room */
+        double left = pos[0] - (double)xa, right = (double)xb - pos[np - 1];
+        if (left >= right) {
+            memmove(pos + 1, pos, np * sizeof *pos);
+            memmove(emp + 1, emp, np * sizeof *emp);
+            pos[0] = pos[1] - pitch;
+            emp[0] = 1;
+        } else {
+            pos[np] = pos[np - 1] + pitch;
+            emp[np] = 1;
+        }
+        np++;
+    }
+measure:
+    lf->pitch = pitch;
+    for (size_t k = 0; k < np; k++) {
+        double reach = pitch > 0 ? 0.75 * pitch : (double)w;
+        long lim_l = (long)floor(pos[k] - reach), lim_r = (long)ceil(pos[k] + reach);
+        long ipk = (long)floor(pos[k] + 0.5);
+        if (lim_l < 0)
+            lim_l = 0;
+        if (lim_r > (long)w - 1)
+            lim_r = (long)w - 1;
+        if (ipk < 0)
+            ipk = 0;
+        if (ipk > (long)w - 1)
+            ipk = (long)w - 1;
+        lf->x[k] = pos[k];
+        lf->w[k] = 0;
+        lf->empty[k] = emp[k];
+        if (!emp[k] && c[ipk] > 0)
+            half_max(c, ipk, lim_l, lim_r, &lf->x[k], &lf->w[k]);
+    }
+    lf->n = np;
+    /* Empty lanes and failed widths take the median width of the others. */
+    {
+        double ws[256], med;
+        size_t nw = 0;
+        for (size_t k = 0; k < lf->n; k++)
+            if (!lf->empty[k] && lf->w[k] > 0)
+                ws[nw++] = lf->w[k];
+        med = nw ? bq_select_d(ws, nw, 0.5) : (pitch > 0 ? 0.6 * pitch : 10);
+        for (size_t k = 0; k < lf->n; k++)
+            if (lf->empty[k] || lf->w[k] <= 0 ||
+                (pitch > 0 && lf->w[k] > 1.2 * pitch))
+                lf->w[k] = med;
+    }
+}
+
+/* A single lane (no period): the signal's half-maximum extent. */
+static void
+single_lane(const double *c, size_t xa, size_t xb, struct lanefit *lf)
+{
+    size_t ipk = xa, lo, hi;
+
+    for (size_t i = xa; i < xb; i++)
+        if (c[i] > c[ipk])
+            ipk = i;
+    lo = hi = ipk;
+    while (lo > xa && c[lo] > 0.5 * c[ipk])
+        lo--;
+    while (hi + 1 < xb && c[hi] > 0.5 * c[ipk])
+        hi++;
+    lf->n = 1;
+    lf->x[0] = 0.5 * (double)(lo + hi);
+    lf->w[0] = (double)(hi - lo);
+    lf->empty[0] = 0;
+    lf->pitch = 0;
+}
+
+/* Compressed, smoothed profile: asinh keeps weak lanes visible next to
+ * lanes a hundred times stronger. */
+static void
+compress(const double *c, double *cc, size_t w, double scale, double *tmp)
+{
+    for (size_t i = 0; i < w; i++)
+        tmp[i] = asinh(c[i] / scale);
+    bq_smooth1d(tmp, cc, w, 1.0);
+}
+
+/* Extent of columns that hold signal in CC (above THR), widened by a
+ * little; falls back to everything. */
+static void
+signal_extent(const double *cc, size_t w, double thr, size_t *xa, size_t *xb)
+{
+    size_t a = 0, b = w;
+
+    while (a < w && cc[a] < thr)
+        a++;
+    while (b > a && cc[b - 1] < thr)
+        b--;
+    if (b <= a) {
+        *xa = 0;
+        *xb = w;
+        return;
+    }
+    *xa = a > w / 50 ? a - w / 50 : 0;
+    *xb = b + w / 50 < w ? b + w / 50 : w;
+}
+
+/* Fraction of A's lanes that have a lane of B within TOL px. */
+static double
+lane_agreement(const double *a, size_t na, const double *b, size_t nb,
+               double tol)
+{
+    size_t hit = 0;
+
+    if (na == 0 || nb == 0)
+        return 0;
+    for (size_t i = 0; i < na; i++)
+        for (size_t j = 0; j < nb; j++)
+            if (fabs(a[i] - b[j]) <= tol) {
+                hit++;
+                break;
+            }
+    return (double)hit / (double)na;
+}
+
+enum bq_status
+bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
+               struct bq_layout *out, struct bq_error *err)
+{
+    struct bq_layout_opts def;
+    size_t w = sig->width, h = sig->height, nseg = 0, nstrips = 0;
+    double *rowp = NULL, *rows = NULL, *tmp = NULL, *scc = NULL, *sc = NULL;
+    struct seg segs[MAX_SEGS];
+    struct lanefit *lf = NULL;
+    double noise, thr, rmax = 0, sig_r;
+    size_t strip_seg0[MAX_SEGS], strip_seg1[MAX_SEGS];
+    enum bq_status st = BQ_OK;
+
+    memset(out, 0, sizeof *out);
+    memset(segs, 0, sizeof segs);
+    if (!opts) {
+        bq_layout_opts_init(&def);
+        opts = &def;
+    }
+    noise = bq_noise_sigma(sig->px, sig->stride, w / 4, h / 4, w - w / 4,
+                           h - h / 4);
+    if (noise <= 0)
+        noise = bq_noise_sigma(sig->px, sig->stride, 0, 0, w, h);
+    if (noise <= 0)
+        noise = 1e-3;
+    out->noise = noise;
+    rowp = bq_calloc_array(h, sizeof *rowp);
+    rows = bq_calloc_array(h, sizeof *rows);
+    tmp = bq_calloc_array(w > h ? w : h, sizeof *tmp);
+    scc = bq_calloc_array(w, sizeof *scc);
+    sc = bq_calloc_array(w, sizeof *sc);
+    lf = calloc(1, sizeof *lf);
+    if (!rowp || !rows || !tmp || !scc || !sc || !lf) {
+        st = bq_error_set(err, BQ_ERR_NOMEM, "layout: out of memory");
+        goto out;
+    }
+
+    /* 1. Row profile and the runs of rows that hold signal. */
+    for (size_t y = 0; y < h; y++) {
+        const float *r = bq_row(sig, y);
+        double s = 0;
+        for (size_t x = 0; x < w; x++)
+            s += r[x];
+        rowp[y] = s / (double)w;
+    }
+    bq_smooth1d(rowp, rows, h, h / 400.0 > 1.0 ? h / 400.0 : 1.0);
+    for (size_t y = 0; y < h; y++)
+        rmax = rows[y] > rmax ? rows[y] : rmax;
+    sig_r = noise / sqrt((double)w);
+    thr = 5 * sig_r > 0.01 * rmax ? 5 * sig_r : 0.01 * rmax;
+    if (rmax <= thr) {
+        st = bq_error_set(err, BQ_ERR_NOT_FOUND,
+                          "no bands: the image holds no signal above its "
+                          "noise after background subtraction");
+        goto out;
+    }
+    {
+        size_t gap = h / 100 > 2 ? h / 100 : 2, y = 0;
+        while (y < h && nseg < MAX_SEGS) {
+            size_t y0;
+            while (y < h && rows[y] <= thr)
+                y++;
+            if (y >= h)
+                break;
+            y0 = y;
+            while (y < h && rows[y] > thr)
+                y++;
+            if (nseg > 0 && y0 - segs[nseg - 1].y1 < gap)
+                segs[nseg - 1].y1 = y;
+            else if (y - y0 >= 2) {
+                segs[nseg].y0 = y0;
+                segs[nseg].y1 = y;
+                nseg++;
+            }
+        }
+    }
+    if (nseg == 0) {
+        st = bq_error_set(err, BQ_ERR_NOT_FOUND, "no band rows found");
+        goto out;
+    }
+    /* Widen each run to catch the tails of its bands: down to a third of
+     * the threshold, not past the neighbours. */
+    for (size_t k = 0; k < nseg; k++) {
+        size_t lo = k ? segs[k - 1].y1 : 0, hi = k + 1 < nseg ? segs[k + 1].y0 : h;
+        while (segs[k].y0 > lo && rows[segs[k].y0 - 1] > thr / 3)
+            segs[k].y0--;
+        while (segs[k].y1 < hi && rows[segs[k].y1] > thr / 3)
+            segs[k].y1++;
+    }
+
+    /* 2. Column profile of every run, in one pass over its rows. */
+    for (size_t k = 0; k < nseg; k++) {
+        segs[k].c = bq_calloc_array(w, sizeof(double));
+        segs[k].cc = bq_calloc_array(w, sizeof(double));
+        segs[k].lx = bq_calloc_array(256, sizeof(double));
+        if (!segs[k].c || !segs[k].cc || !segs[k].lx) {
+            st = bq_error_set(err, BQ_ERR_NOMEM, "layout: out of memory");
+            goto out;
+        }
+        for (size_t y = segs[k].y0; y < segs[k].y1; y++) {
+            const float *r = bq_row(sig, y);
+            for (size_t x = 0; x < w; x++)
+                segs[k].c[x] += r[x];
+        }
+        for (size_t x = 0; x < w; x++)
+            segs[k].c[x] /= (double)(segs[k].y1 - segs[k].y0);
+        compress(segs[k].c, segs[k].cc, w,
+                 3 * noise / sqrt((double)(segs[k].y1 - segs[k].y0)), tmp);
+    }
+
+    /* 3. Lanes of each run on its own, then runs whose lanes agree are
+     * merged into one strip (a membrane cut into pieces has strips whose
+     * lanes do not line up; band rows of one piece share their lanes). */
+    for (size_t k = 0; k < nseg; k++) {
+        size_t xa, xb;
+        signal_extent(segs[k].cc, w, 2.0, &xa, &xb);
+        find_lanes(segs[k].c, segs[k].cc, w, xa, xb, opts->lanes,
+                   LANE_PROMINENCE, lf);
+        segs[k].pitch = lf->pitch;
+        segs[k].nl = lf->n;
+        for (size_t i = 0; i < lf->n; i++)
+            segs[k].lx[i] = lf->x[i];
+    }
+    for (size_t k = 0; k < nseg; k++) {
+        int merge = 0;
+        if (k > 0) {
+            struct seg *p = &segs[k - 1], *q = &segs[k];
+            double pitch = p->pitch > 0 ? p->pitch : q->pitch;
+            if (q->nl < 2 || p->nl < 2)
+                merge = 1; /* too little structure to stand alone */
+            else if (fabs(p->pitch - q->pitch) < 0.15 * pitch) {
+                double small = q->nl < p->nl ? lane_agreement(q->lx, q->nl, p->lx, p->nl, 0.25 * pitch)
+                                             : lane_agreement(p->lx, p->nl, q->lx, q->nl, 0.25 * pitch);
+                merge = small >= 0.6;
+            }
+            if ((int)nstrips >= opts->max_strips)
+                merge = 1;
+        }
+        if (k == 0 || !merge) {
+            strip_seg0[nstrips] = k;
+            strip_seg1[nstrips] = k + 1;
+            nstrips++;
+        } else {
+            strip_seg1[nstrips - 1] = k + 1;
+        }
+        segs[k].strip = nstrips - 1;
+    }
+
+    /* 4. Each strip's lanes from the sum of its runs' compressed profiles. */
+    out->strips = bq_calloc_array(nstrips, sizeof *out->strips);
+    out->lanes = bq_calloc_array(nstrips * 256, sizeof *out->lanes);
+    if (!out->strips || !out->lanes) {
+        st = bq_error_set(err, BQ_ERR_NOMEM, "layout: out of memory");
+        goto out;
+    }
+    for (size_t s = 0; s < nstrips; s++) {
+        struct bq_strip *sp = &out->strips[s];
+        size_t xa, xb, ka = strip_seg0[s], kb = strip_seg1[s];
+        memset(scc, 0, w * sizeof *scc);
+        memset(sc, 0, w * sizeof *sc);
+        for (size_t k = ka; k < kb; k++)
+            for (size_t x = 0; x < w; x++) {
+                /* a lane is a lane if any band row shows it */
+                scc[x] = k == ka || segs[k].cc[x] > scc[x] ? segs[k].cc[x]
+                                                           : scc[x];
+                sc[x] += segs[k].c[x];
+            }
+        signal_extent(scc, w, 2.0, &xa, &xb);
+        find_lanes(sc, scc, w, xa, xb, opts->lanes, LANE_PROMINENCE, lf);
+        if (lf->n == 0)
+            single_lane(sc, xa, xb, lf);
+        /* vertical extent: halfway to the neighbouring strips */
+        sp->top = s == 0 ? 0.0
+                         : 0.5 * (double)(segs[ka - 1].y1 + segs[ka].y0);
+        sp->bottom = s + 1 == nstrips
+                         ? (double)h
+                         : 0.5 * (double)(segs[kb - 1].y1 + segs[kb].y0);
+        sp->pitch = lf->pitch;
+        sp->first_lane = out->nlanes;
+        sp->nlanes = lf->n;
+        for (size_t i = 0; i < lf->n; i++) {
+            struct bq_lane *ln = &out->lanes[out->nlanes++];
+            double half_slot = lf->pitch > 0 ? 0.5 * lf->pitch : lf->w[i];
+            double half = 0.5 * lf->w[i] + 0.25 * lf->w[i];
+            if (half > half_slot)
+                half = half_slot;
+            ln->strip = s;
+            ln->index = i;
+            ln->x = lf->x[i];
+            ln->width = lf->w[i];
+            ln->left = bq_clampd(ln->x - half, 0, (double)w);
+            ln->right = bq_clampd(ln->x + half, 0, (double)w);
+            ln->empty = lf->empty[i];
+        }
+        /* neighbours must not overlap: split at the midpoint */
+        for (size_t i = sp->first_lane + 1; i < out->nlanes; i++) {
+            struct bq_lane *a = &out->lanes[i - 1], *b = &out->lanes[i];
+            if (a->right > b->left) {
+                double m = 0.5 * (a->x + b->x);
+                a->right = m < a->right ? m : a->right;
+                b->left = m > b->left ? m : b->left;
+            }
+        }
+    }
+    out->nstrips = nstrips;
+    if (out->nlanes == 0)
+        st = bq_error_set(err, BQ_ERR_NOT_FOUND, "no lanes found");
+out:
+    for (size_t k = 0; k < nseg; k++) {
+        free(segs[k].c);
+        free(segs[k].cc);
+        free(segs[k].lx);
+    }
+    free(rowp);
+    free(rows);
+    free(tmp);
+    free(scc);
+    free(sc);
+    free(lf);
+    if (st != BQ_OK)
+        bq_layout_fini(out);
+    return st;
+}

@@ -1,0 +1,479 @@
+/* Prepare stage: thumbnail, membrane mask, polarity, hot pixels, rotation. */
+#include "blotquant/prepare.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+void
+bq_prepare_opts_init(struct bq_prepare_opts *o)
+{
+    o->polarity = BQ_POLARITY_AUTO;
+    o->hot_pixels = 1;
+    o->membrane = 1;
+    o->thumb_max = 512;
+}
+
+void
+bq_thumb_fini(struct bq_thumb *t)
+{
+    if (!t)
+        return;
+    bq_image_destroy(t->img);
+    free(t->mask);
+    memset(t, 0, sizeof *t);
+}
+
+/* Block-mean thumbnail of IMG with blocks of F x F pixels (partial blocks at
+ * the right and bottom edges are averaged over what they hold). */
+static struct bq_image *
+thumb_make(const struct bq_image *img, size_t f, struct bq_error *err)
+{
+    size_t tw = (img->width + f - 1) / f, th = (img->height + f - 1) / f;
+    struct bq_image *t = bq_image_create(tw, th, err);
+    double *acc;
+
+    if (!t)
+        return NULL;
+    acc = bq_calloc_array(tw, sizeof *acc);
+    if (!acc) {
+        bq_image_destroy(t);
+        bq_error_set(err, BQ_ERR_NOMEM, "thumbnail: out of memory");
+        return NULL;
+    }
+    t->bit_depth = img->bit_depth;
+    t->max_code = img->max_code;
+    for (size_t ty = 0; ty < th; ty++) {
+        size_t y0 = ty * f, y1 = bq_min_size(y0 + f, img->height);
+        float *out = bq_row(t, ty);
+        memset(acc, 0, tw * sizeof *acc);
+        for (size_t y = y0; y < y1; y++) {
+            const float *row = bq_row(img, y);
+            size_t x = 0;
+            for (size_t tx = 0; tx < tw; tx++) {
+                size_t xe = bq_min_size(x + f, img->width);
+                float s = 0;
+                for (; x < xe; x++)
+                    s += row[x];
+                acc[tx] += s;
+            }
+        }
+        for (size_t tx = 0; tx < tw; tx++) {
+            size_t bw = bq_min_size(f, img->width - tx * f);
+            out[tx] = (float)(acc[tx] / (double)(bw * (y1 - y0)));
+        }
+    }
+    free(acc);
+    return t;
+}
+
+/* Finds a surround (frame, scanner bed, dark border) that differs strongly
+ * from the membrane: the thumbnail's border pixels, if most of them lie far
+ * from the central level on one side, are flood-filled inwards through all
+ * pixels on their side of the midway level. Writes MASK (1 = membrane).
+ * Returns 1 if a surround was found. */
+static int
+membrane_find(const struct bq_image *t, unsigned char *mask, double *frame_lv,
+              double *membrane_lv)
+{
+    size_t w = t->width, h = t->height, n = w * h, nb = 0, far = 0;
+    size_t cx0 = w / 4, cx1 = w - w / 4, cy0 = h / 4, cy1 = h - h / 4;
+    float *buf = bq_alloc_array(n, sizeof *buf);
+    size_t *stack = NULL, sp = 0, nc = 0;
+    double lc, spread, lf, mid, p25, p75;
+    int below, found = 0;
+
+    memset(mask, 1, n);
+    if (!buf || w < 8 || h < 8)
+        goto out;
+    for (size_t y = cy0; y < cy1; y++)
+        for (size_t x = cx0; x < cx1; x++)
+            buf[nc++] = bq_row(t, y)[x];
+    lc = bq_select_f(buf, nc, 0.5);
+    p25 = bq_select_f(buf, nc, 0.25);
+    p75 = bq_select_f(buf, nc, 0.75);
+    spread = p75 - p25;
+    *membrane_lv = lc;
+    for (size_t i = 0; i < n; i++) {
+        size_t x = i % w, y = i / w;
+        if (x == 0 || y == 0 || x == w - 1 || y == h - 1)
+            buf[nb++] = t->px[y * t->stride + x];
+    }
+    lf = bq_select_f(buf, nb, 0.5);
+    /* The surround must stand out against the spread of the membrane
+     * (bands, gradient) by a wide margin to count. */
+    if (fabs(lf - lc) < 3.0 * spread + 0.05 * fabs(lc) + 1e-6)
+        goto out;
+    below = lf < lc;
+    mid = 0.5 * (lf + lc);
+    for (size_t i = 0; i < nb; i++)
+        if ((below && buf[i] < mid) || (!below && buf[i] > mid))
+            far++;
+    if (far * 2 < nb)
+        goto out;
+    stack = bq_alloc_array(n, sizeof *stack);
+    if (!stack)
+        goto out;
+    /* Flood fill from the border through pixels on the surround's side. */
+    for (size_t i = 0; i < n; i++) {
+        size_t x = i % w, y = i / w;
+        float v = t->px[y * t->stride + x];
+        int side = below ? v < mid : v > mid;
+        if ((x == 0 || y == 0 || x == w - 1 || y == h - 1) && side) {
+            mask[i] = 0;
+            stack[sp++] = i;
+        }
+    }
+    while (sp) {
+        size_t i = stack[--sp], x = i % w, y = i / w;
+        size_t nbr[4];
+        int k = 0;
+        if (x > 0)
+            nbr[k++] = i - 1;
+        if (x + 1 < w)
+            nbr[k++] = i + 1;
+        if (y > 0)
+            nbr[k++] = i - w;
+        if (y + 1 < h)
+            nbr[k++] = i + w;
+        for (int j = 0; j < k; j++) {
+            size_t q = nbr[j];
+            float v = t->px[(q / w) * t->stride + q % w];
+            if (mask[q] && (below ? v < mid : v > mid)) {
+                mask[q] = 0;
+                stack[sp++] = q;
+            }
+        }
+    }
+    /* Erode the membrane by one thumb pixel: the edge itself is a ramp. */
+    for (size_t i = 0; i < n; i++)
+        buf[i] = mask[i];
+    for (size_t y = 0; y < h; y++)
+        for (size_t x = 0; x < w; x++) {
+            size_t i = y * w + x;
+            if (!buf[i])
+                continue;
+            if ((x > 0 && !buf[i - 1]) || (x + 1 < w && !buf[i + 1]) ||
+                (y > 0 && !buf[i - w]) || (y + 1 < h && !buf[i + w]))
+                mask[i] = 0;
+        }
+    *frame_lv = lf;
+    found = 1;
+out:
+    free(buf);
+    free(stack);
+    return found;
+}
+
+/* Returns >0 when bands are lighter than the membrane, <0 when darker: the
+ * bands are the minority of membrane pixels, so the histogram's long tail
+ * points their way. */
+static double
+polarity_score(const struct bq_image *t, const unsigned char *mask)
+{
+    size_t n = 0, total = t->width * t->height;
+    float *v = bq_alloc_array(total, sizeof *v);
+    double p1, p50, p99, score;
+
+    if (!v)
+        return 1.0;
+    for (size_t y = 0; y < t->height; y++)
+        for (size_t x = 0; x < t->width; x++)
+            if (mask[y * t->width + x])
+                v[n++] = bq_row(t, y)[x];
+    if (n < 16) {
+        free(v);
+        return 1.0;
+    }
+    p50 = bq_select_f(v, n, 0.5);
+    p1 = bq_select_f(v, n, 0.01);
+    p99 = bq_select_f(v, n, 0.99);
+    free(v);
+    score = (p99 - p50) - (p50 - p1);
+    return score / (p99 - p1 + 1e-12);
+}
+
+/* Replaces isolated outliers: a pixel further than T above the largest (or
+ * below the smallest) of its 8 neighbours, T = max(K*noise, 25 % of the
+ * neighbours' height above the floor). Band pixels have neighbours of
+ * similar value and are never touched. Returns the count replaced. */
+static size_t
+hot_pixels_fix(struct bq_image *img, double noise, double floor_lv)
+{
+    size_t w = img->width, h = img->height, fixed = 0;
+    float tn = (float)(8.0 * noise + 1.0), fl = (float)floor_lv;
+
+    if (w < 3 || h < 3)
+        return 0;
+    for (size_t y = 1; y + 1 < h; y++) {
+        float *r0 = bq_row(img, y - 1), *r1 = bq_row(img, y),
+              *r2 = bq_row(img, y + 1);
+        for (size_t x = 1; x + 1 < w; x++) {
+            float v = r1[x], l = r1[x - 1], r = r1[x + 1];
+            float hi = l > r ? l : r, lo = l < r ? l : r;
+            float t = tn > 0.25f * (hi - fl) ? tn : 0.25f * (hi - fl);
+            float nb[8], mx, mn;
+            if (v - hi <= t && lo - v <= tn)
+                continue; /* the common case: one compare pair per pixel */
+            nb[0] = r0[x - 1], nb[1] = r0[x], nb[2] = r0[x + 1];
+            nb[3] = l, nb[4] = r;
+            nb[5] = r2[x - 1], nb[6] = r2[x], nb[7] = r2[x + 1];
+            mx = mn = nb[0];
+            for (int k = 1; k < 8; k++) {
+                mx = nb[k] > mx ? nb[k] : mx;
+                mn = nb[k] < mn ? nb[k] : mn;
+            }
+            t = tn > 0.25f * (mx - fl) ? tn : 0.25f * (mx - fl);
+            if (v - mx > t || mn - v > t) {
+                r1[x] = bq_select_f(nb, 8, 0.5);
+                fixed++;
+            }
+        }
+    }
+    return fixed;
+}
+
+enum bq_status
+bq_prepare(struct bq_image *img, const struct bq_prepare_opts *opts,
+           struct bq_thumb *thumb, struct bq_prepare_info *info,
+           struct bq_error *err)
+{
+    struct bq_prepare_opts def;
+    size_t longest, f, tn;
+    double noise, floor_lv, score, frame_lv = 0, mem_lv = 0;
+    enum bq_polarity pol;
+    int frame = 0;
+
+    memset(thumb, 0, sizeof *thumb);
+    memset(info, 0, sizeof *info);
+    if (!opts) {
+        bq_prepare_opts_init(&def);
+        opts = &def;
+    }
+    longest = img->width > img->height ? img->width : img->height;
+    f = (longest + opts->thumb_max - 1) / (opts->thumb_max ? opts->thumb_max
+                                                           : 512);
+    if (f < 1)
+        f = 1;
+    thumb->factor = f;
+
+    /* Hot pixels first: a saturated hot pixel must neither count as
+     * saturation nor pull the thumbnail. The floor is the dark end of the
+     * data, taken from a sparse sample. */
+    noise = bq_noise_sigma(img->px, img->stride, 0, 0, img->width,
+                           img->height);
+    {
+        size_t n = 0, step = img->width * img->height / 65536 + 1;
+        float *s = bq_alloc_array(65537, sizeof *s);
+        if (!s)
+            return bq_error_set(err, BQ_ERR_NOMEM, "prepare: out of memory");
+        for (size_t i = 0; i < img->width * img->height && n < 65537;
+             i += step)
+            s[n++] = bq_row(img, i / img->width)[i % img->width];
+        floor_lv = bq_select_f(s, n, 0.02);
+        free(s);
+    }
+    if (opts->hot_pixels)
+        info->hot_pixels = hot_pixels_fix(img, noise, floor_lv);
+
+    thumb->img = thumb_make(img, f, err);
+    if (!thumb->img)
+        return err ? err->status : BQ_ERR_NOMEM;
+    tn = thumb->img->width * thumb->img->height;
+    thumb->mask = malloc(tn);
+    if (!thumb->mask) {
+        bq_thumb_fini(thumb);
+        return bq_error_set(err, BQ_ERR_NOMEM, "prepare: out of memory");
+    }
+    memset(thumb->mask, 1, tn);
+    if (opts->membrane)
+        frame = membrane_find(thumb->img, thumb->mask, &frame_lv, &mem_lv);
+
+    score = polarity_score(thumb->img, thumb->mask);
+    pol = opts->polarity;
+    if (pol == BQ_POLARITY_AUTO)
+        pol = score >= 0 ? BQ_POLARITY_LIGHT_BANDS : BQ_POLARITY_DARK_BANDS;
+    info->polarity = pol;
+    info->polarity_score = score;
+
+    if (pol == BQ_POLARITY_DARK_BANDS) {
+        float m = img->max_code;
+        for (size_t y = 0; y < img->height; y++) {
+            float *r = bq_row(img, y);
+            for (size_t x = 0; x < img->width; x++)
+                r[x] = m - r[x];
+        }
+        for (size_t y = 0; y < thumb->img->height; y++) {
+            float *r = bq_row(thumb->img, y);
+            for (size_t x = 0; x < thumb->img->width; x++)
+                r[x] = m - r[x];
+        }
+        frame_lv = m - frame_lv;
+        mem_lv = m - mem_lv;
+    }
+    info->frame = frame;
+    info->frame_level = frame_lv;
+    info->membrane_level = mem_lv;
+    {
+        size_t in = 0;
+        for (size_t i = 0; i < tn; i++)
+            in += thumb->mask[i];
+        info->membrane_frac = (double)in / (double)tn;
+        if (in < tn / 50 + 1) {
+            bq_thumb_fini(thumb);
+            return bq_error_set(err, BQ_ERR_NOT_FOUND,
+                                "no membrane area left after removing the "
+                                "surround");
+        }
+    }
+    return BQ_OK;
+}
+
+/* ---- rotation ---------------------------------------------------------- */
+
+/* A pixel that carries signal, for the projection score. */
+struct sigpx {
+    float dx, dy;  /* offset from the image centre */
+    float w;       /* weight: sqrt of the signal above the noise floor */
+};
+
+/* Sharpness of the projections of the listed pixels onto the axes of a
+ * frame rotated by THETA: sum of squared bin totals, rows and columns. */
+static double
+projection_score(const struct sigpx *sp, size_t n, double theta,
+                 double *rows, double *cols, size_t nbins)
+{
+    double c = cos(theta), s = sin(theta), off = 0.5 * (double)nbins;
+    double score = 0;
+
+    memset(rows, 0, nbins * sizeof *rows);
+    memset(cols, 0, nbins * sizeof *cols);
+    for (size_t k = 0; k < n; k++) {
+        double yr = -s * sp[k].dx + c * sp[k].dy + off;
+        double xr = c * sp[k].dx + s * sp[k].dy + off;
+        double v = sp[k].w, fr;
+        long i = (long)floor(yr);
+        fr = yr - (double)i;
+        if (i >= 0 && i + 1 < (long)nbins) {
+            rows[i] += v * (1 - fr);
+            rows[i + 1] += v * fr;
+        }
+        i = (long)floor(xr);
+        fr = xr - (double)i;
+        if (i >= 0 && i + 1 < (long)nbins) {
+            cols[i] += v * (1 - fr);
+            cols[i + 1] += v * fr;
+        }
+    }
+    for (size_t i = 0; i < nbins; i++)
+        score += rows[i] * rows[i] + cols[i] * cols[i];
+    return score;
+}
+
+double
+bq_rotation_estimate(const struct bq_image *sig, const unsigned char *mask,
+                     double max_deg)
+{
+    size_t nbins = (size_t)ceil(hypot((double)sig->width,
+                                      (double)sig->height)) + 4;
+    size_t w = sig->width, h = sig->height, n = 0;
+    double *rows = bq_alloc_array(nbins, sizeof *rows);
+    double *cols = bq_alloc_array(nbins, sizeof *cols);
+    struct sigpx *sp = bq_alloc_array(w * h, sizeof *sp);
+    double best = 0, step = 0.5, lo = -max_deg, hi = max_deg, floor_lv;
+    double cx = 0.5 * (double)(w - 1), cy = 0.5 * (double)(h - 1);
+
+    if (!rows || !cols || !sp || max_deg <= 0)
+        goto out;
+    /* Only pixels clearly above the noise vote: a uniform floor would
+     * favour tilted frames (a tilted rectangle projects to a trapezoid,
+     * whose sum of squares is larger). */
+    floor_lv = 3.0 * bq_noise_sigma(sig->px, sig->stride, 0, 0, w, h);
+    for (size_t y = 0; y < h; y++) {
+        const float *r = bq_row(sig, y);
+        for (size_t x = 0; x < w; x++) {
+            if (r[x] <= floor_lv || (mask && !mask[y * w + x]))
+                continue;
+            sp[n].dx = (float)((double)x - cx);
+            sp[n].dy = (float)((double)y - cy);
+            sp[n].w = (float)sqrt(r[x] - floor_lv);
+            n++;
+        }
+    }
+    if (n < 16)
+        goto out;
+    /* Coarse to fine: 0.5 degree steps over the range, then 0.1 and 0.02
+     * around the best; a parabola through the last three picks the peak. */
+    for (int pass = 0; pass < 3; pass++) {
+        double bs = -1, sm, spl;
+        for (double a = lo; a <= hi + 1e-9; a += step) {
+            double sc = projection_score(sp, n, a * BQ_PI / 180.0, rows,
+                                         cols, nbins);
+            if (sc > bs) {
+                bs = sc;
+                best = a;
+            }
+        }
+        if (pass == 2) {
+            sm = projection_score(sp, n, (best - step) * BQ_PI / 180.0, rows,
+                                  cols, nbins);
+            spl = projection_score(sp, n, (best + step) * BQ_PI / 180.0, rows,
+                                   cols, nbins);
+            if (sm + spl - 2 * bs < 0)
+                best += 0.5 * step * (sm - spl) / (sm + spl - 2 * bs);
+        }
+        lo = best - step;
+        hi = best + step;
+        step /= 5;
+    }
+out:
+    free(rows);
+    free(cols);
+    free(sp);
+    return best;
+}
+
+void
+bq_rotate_point(size_t width, size_t height, double angle_deg, double x,
+                double y, double *ox, double *oy)
+{
+    double t = angle_deg * BQ_PI / 180.0, c = cos(t), s = sin(t);
+    double cx = 0.5 * (double)(width - 1), cy = 0.5 * (double)(height - 1);
+    double dx = x - cx, dy = y - cy;
+
+    *ox = c * dx - s * dy + cx;
+    *oy = s * dx + c * dy + cy;
+}
+
+void
+bq_image_rotate(const struct bq_image *in, double angle_deg,
+                struct bq_image *out)
+{
+    double t = angle_deg * BQ_PI / 180.0, c = cos(t), s = sin(t);
+    double cx = 0.5 * (double)(in->width - 1);
+    double cy = 0.5 * (double)(in->height - 1);
+    long w = (long)in->width, h = (long)in->height;
+
+    for (size_t y = 0; y < out->height; y++) {
+        float *o = bq_row(out, y);
+        double dy = (double)y - cy;
+        /* Source coordinates advance linearly along an output row. */
+        double sx = -c * cx - s * dy + cx, sy = -s * cx + c * dy + cy;
+        for (size_t x = 0; x < out->width; x++, sx += c, sy += s) {
+            long ix = (long)floor(sx), iy = (long)floor(sy);
+            float fx, fy;
+            const float *p;
+            if (ix < 0 || iy < 0 || ix + 1 >= w || iy + 1 >= h) {
+                o[x] = 0;
+                continue;
+            }
+            fx = (float)(sx - (double)ix);
+            fy = (float)(sy - (double)iy);
+            p = in->px + (size_t)iy * in->stride + (size_t)ix;
+            o[x] = (1 - fy) * ((1 - fx) * p[0] + fx * p[1]) +
+                   fy * ((1 - fx) * p[in->stride] + fx * p[in->stride + 1]);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+/* Quantify stage: band volumes, saturation, error bars; the CSV tables. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blotquant/analysis.h"
+#include "util.h"
+
+/* Integer pixel range [*a, *b) covering [lo, hi) clipped to [0, n). */
+static void
+span(double lo, double hi, size_t n, size_t *a, size_t *b)
+{
+    double l = floor(lo + 0.5), h = floor(hi + 0.5);
+
+    if (l < 0)
+        l = 0;
+    if (h > (double)n)
+        h = (double)n;
+    if (h < l)
+        h = l;
+    *a = (size_t)l;
+    *b = (size_t)h;
+}
+
+void
+bq_bands_measure(const struct bq_image *sig, const struct bq_image *prepared,
+                 const struct bq_background *bg,
+                 const struct bq_layout *layout, double angle,
+                 struct bq_bandset *set)
+{
+    double bg_px = bg->grid ? 2 * BQ_PI * bg->size * bg->size : 0;
+
+    for (size_t k = 0; k < set->n; k++) {
+        struct bq_band *b = &set->b[k];
+        const struct bq_lane *ln = &layout->lanes[b->lane];
+        size_t x0, x1, y0, y1, cx0, cx1, n = 0, sat = 0;
+        double sum = 0, bsum = 0, pk = 0, noise_px = layout->noise;
+        long yc;
+
+        span(b->left, b->right, sig->width, &x0, &x1);
+        span(b->sum_top, b->sum_bottom, sig->height, &y0, &y1);
+        for (size_t y = y0; y < y1; y++) {
+            const float *r = bq_row(sig, y);
+            double s = 0;
+            for (size_t x = x0; x < x1; x++)
+                s += r[x];
+            sum += s;
+        }
+        n = (x1 - x0) * (y1 - y0);
+        /* Saturation is judged on the prepared pixels of the band's own
+         * box, mapped back through the deskew rotation. */
+        span(b->left, b->right, sig->width, &x0, &x1);
+        span(b->top, b->bottom, sig->height, &y0, &y1);
+        for (size_t y = y0; y < y1; y++)
+            for (size_t x = x0; x < x1; x++) {
+                double ox = (double)x, oy = (double)y;
+                long ix, iy;
+                if (angle != 0)
+                    bq_rotate_point(sig->width, sig->height, angle, ox, oy,
+                                    &ox, &oy);
+                ix = lround(ox);
+                iy = lround(oy);
+                if (ix < 0 || iy < 0 || ix >= (long)prepared->width ||
+                    iy >= (long)prepared->height)
+                    continue;
+                if (bq_row(prepared, (size_t)iy)[ix] >= prepared->max_code)
+                    sat++;
+            }
+        /* Background level: mean of the estimate over a 3x3 grid of the
+         * box (it is smooth), at original coordinates. */
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) {
+                double px = b->left + (b->right - b->left) * (0.5 + i) / 3;
+                double py = b->top + (b->bottom - b->top) * (0.5 + j) / 3;
+                if (angle != 0)
+                    bq_rotate_point(sig->width, sig->height, angle, px, py,
+                                    &px, &py);
+                bsum += bq_background_at(bg, px, py);
+            }
+        /* Peak height: the lane's central-half profile at the centre row. */
+        span(ln->x - 0.25 * ln->width, ln->x + 0.25 * ln->width, sig->width,
+             &cx0, &cx1);
+        if (cx1 <= cx0)
+            cx1 = cx0 + 1 <= sig->width ? cx0 + 1 : cx0;
+        yc = lround(b->y);
+        for (long y = yc - 1; y <= yc + 1; y++) {
+            double s = 0;
+            if (y < 0 || y >= (long)sig->height || cx1 <= cx0)
+                continue;
+            for (size_t x = cx0; x < cx1; x++)
+                s += bq_row(sig, (size_t)y)[x];
+            s /= (double)(cx1 - cx0);
+            pk = s > pk ? s : pk;
+        }
+        b->volume = b->frac * sum;
+        b->npx = n;
+        b->sat_px = sat;
+        b->background = bsum / 9.0;
+        b->peak = pk;
+        b->snr = b->noise > 0 ? pk / b->noise : 0;
+        /* Standard error: independent pixel noise over the box, plus the
+         * uncertainty of the background level under it (the noise averaged
+         * over the estimator's kernel area) times the box area. */
+        b->volume_se = sqrt((double)n * noise_px * noise_px +
+                            (bg_px > 0 ? (double)n * (double)n * noise_px *
+                                             noise_px / bg_px
+                                       : 0.0)) *
+                       b->frac;
+        {
+            double ox, oy;
+            bq_rotate_point(sig->width, sig->height, angle, ln->x, b->y, &ox,
+                            &oy);
+            b->ox = ox;
+            b->oy = oy;
+        }
+    }
+}
+
+enum bq_status
+bq_write_bands_csv(FILE *f, const struct bq_analysis *a)
+{
+    fprintf(f, "lane,lane_x,lane_width,band,band_y,volume,saturated,strip,"
+               "row,band_top,band_bottom,band_height,background,peak_height,"
+               "saturated_px,snr,volume_se,split\n");
+    for (size_t k = 0; k < a->bands.n; k++) {
+        const struct bq_band *b = &a->bands.b[k];
+        const struct bq_lane *ln = &a->layout.lanes[b->lane];
+        double tx, ty, bx, by;
+        bq_rotate_point(a->width, a->height, a->angle, ln->x, b->top, &tx,
+                        &ty);
+        bq_rotate_point(a->width, a->height, a->angle, ln->x, b->bottom, &bx,
+                        &by);
+        fprintf(f,
+                "%zu,%.2f,%.2f,%zu,%.2f,%.6g,%d,%zu,%d,%.2f,%.2f,%.2f,%.6g,"
+                "%.6g,%zu,%.2f,%.6g,%d\n",
+                ln->index + 1, b->ox, ln->width, b->index + 1, b->oy,
+                b->volume, b->sat_px > 0, b->strip + 1, b->row + 1, ty, by,
+                b->bottom - b->top, b->background, b->peak, b->sat_px, b->snr,
+                b->volume_se, b->split);
+    }
+    return ferror(f) ? BQ_ERR_IO : BQ_OK;
+}
+
+enum bq_status
+bq_write_lanes_csv(FILE *f, const struct bq_analysis *a)
+{
+    fprintf(f, "strip,lane,lane_x,lane_width,left,right,smile,bands,empty\n");
+    for (size_t i = 0; i < a->layout.nlanes; i++) {
+        const struct bq_lane *ln = &a->layout.lanes[i];
+        const struct bq_strip *sp = &a->layout.strips[ln->strip];
+        double ox, oy, mid = 0.5 * (sp->top + sp->bottom);
+        size_t nb = 0;
+        for (size_t k = 0; k < a->bands.n; k++)
+            nb += a->bands.b[k].lane == i;
+        bq_rotate_point(a->width, a->height, a->angle, ln->x, mid, &ox, &oy);
+        fprintf(f, "%zu,%zu,%.2f,%.2f,%.2f,%.2f,%.2f,%zu,%d\n", ln->strip + 1,
+                ln->index + 1, ox, ln->width, ox - (ln->x - ln->left),
+                ox + (ln->right - ln->x), ln->smile,
+                nb, nb == 0);
+    }
+    return ferror(f) ? BQ_ERR_IO : BQ_OK;
+}

@@ -1,0 +1,40 @@
+/* Internal helpers shared by the stages: statistics and 1-D smoothing. */
+#ifndef BQ_UTIL_H
+#define BQ_UTIL_H
+
+#include <stddef.h>
+
+#define BQ_PI 3.14159265358979323846
+
+static inline double
+bq_clampd(double v, double lo, double hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+static inline size_t
+bq_min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Returns the Q-quantile (0..1) of N floats, reordering A in place
+ * (quickselect, linear time). N == 0 returns 0. */
+float bq_select_f(float *a, size_t n, double q);
+
+/* Same for doubles. */
+double bq_select_d(double *a, size_t n, double q);
+
+/* Robust noise SD of the image values V at a STEP sample spacing, from the
+ * median absolute difference of horizontally adjacent pixels (a Gaussian
+ * noise of SD s gives differences of SD s*sqrt(2)). Smooth structure barely
+ * contributes. Uses up to ~200000 samples of rows Y0..Y1, columns X0..X1.
+ * Returns 0 for an empty region. */
+double bq_noise_sigma(const float *px, size_t stride, size_t x0, size_t y0,
+                      size_t x1, size_t y1);
+
+/* Gaussian smoothing of a 1-D array of N doubles with SD SIGMA (samples),
+ * edges reflected, by direct convolution. OUT must not alias IN. */
+void bq_smooth1d(const double *in, double *out, size_t n, double sigma);
+
+#endif

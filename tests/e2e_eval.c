@@ -1,0 +1,118 @@
+#include "e2e_eval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Detected lane nearest to truth lane TL, or -1. */
+static long
+match_lane(const struct bq_analysis *a, double x, double y, double *dist)
+{
+    long best = -1;
+    double bd = 1e300;
+
+    for (size_t i = 0; i < a->layout.nlanes; i++) {
+        const struct bq_lane *ln = &a->layout.lanes[i];
+        const struct bq_strip *sp = &a->layout.strips[ln->strip];
+        double ox, oy, d;
+        /* the strip must cover the truth point (in the analysis frame) */
+        double rx, ry, t = -a->angle * 3.14159265358979 / 180.0;
+        double cx = 0.5 * (double)(a->width - 1), cy = 0.5 * (double)(a->height - 1);
+        rx = cos(t) * (x - cx) - sin(t) * (y - cy) + cx;
+        ry = sin(t) * (x - cx) + cos(t) * (y - cy) + cy;
+        (void)rx;
+        if (ry < sp->top || ry >= sp->bottom)
+            continue;
+        bq_rotate_point(a->width, a->height, a->angle, ln->x, ry, &ox, &oy);
+        d = fabs(ox - x);
+        if (d < bd) {
+            bd = d;
+            best = (long)i;
+        }
+    }
+    *dist = bd;
+    return best;
+}
+
+void
+bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
+            const struct bq_synth_truth *t)
+{
+    /* per (strip,row,sub) group: ratios, then scale by the group median */
+    size_t ng = 0;
+    struct { int strip, row, sub; size_t n; double r[64]; } *g;
+
+    g = calloc(256, sizeof *g);
+    if (!g)
+        return;
+    for (size_t i = 0; i < t->nlanes; i++) {
+        const struct bq_synth_lane *tl = &t->lanes[i];
+        double d;
+        ev->lanes++;
+        if (match_lane(a, tl->x, 0.5 * (tl->y_top + tl->y_bottom), &d) >= 0 &&
+            d <= 0.25 * tl->width)
+            ev->lanes_found++;
+    }
+    for (size_t i = 0; i < t->nbands; i++) {
+        const struct bq_synth_band *tb = &t->bands[i];
+        double d, bd = 1e300, tol = fmax(2 * tb->sigma_y, 4.0);
+        long li, bi = -1;
+        if (tb->row < 0)
+            continue;
+        ev->bands++;
+        ev->sat_bands += tb->saturated;
+        li = match_lane(a, tb->x, tb->y, &d);
+        if (li < 0 || d > 0.25 * tb->width)
+            continue;
+        for (size_t k = 0; k < a->bands.n; k++) {
+            const struct bq_band *b = &a->bands.b[k];
+            double dy;
+            if ((long)b->lane != li)
+                continue;
+            dy = fabs(b->oy - tb->y);
+            if (dy < bd) {
+                bd = dy;
+                bi = (long)k;
+            }
+        }
+        if (bi < 0 || bd > tol)
+            continue;
+        ev->bands_found++;
+        if (tb->saturated) {
+            ev->sat_flagged += a->bands.b[bi].sat_px > 0;
+            continue;
+        }
+        {
+            size_t gi;
+            for (gi = 0; gi < ng; gi++)
+                if (g[gi].strip == tb->strip && g[gi].row == tb->row &&
+                    g[gi].sub == tb->sub)
+                    break;
+            if (gi == ng && ng < 256) {
+                g[ng].strip = tb->strip;
+                g[ng].row = tb->row;
+                g[ng].sub = tb->sub;
+                ng++;
+            }
+            if (gi < ng && g[gi].n < 64)
+                g[gi].r[g[gi].n++] = a->bands.b[bi].volume / tb->volume;
+        }
+    }
+    for (size_t gi = 0; gi < ng; gi++) {
+        double tmp[64], med;
+        size_t n = g[gi].n;
+        if (n == 0)
+            continue;
+        memcpy(tmp, g[gi].r, n * sizeof *tmp);
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = i; j > 0 && tmp[j - 1] > tmp[j]; j--) {
+                double x = tmp[j];
+                tmp[j] = tmp[j - 1];
+                tmp[j - 1] = x;
+            }
+        med = n % 2 ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
+        for (size_t i = 0; i < n && ev->nerr < 4096; i++)
+            ev->err[ev->nerr++] = fabs(g[gi].r[i] / med - 1);
+    }
+    free(g);
+}

@@ -1,0 +1,26 @@
+/* Scoring of an analysis against generator truth (shared by the e2e test
+ * and tools/accuracy). */
+#ifndef BQ_E2E_EVAL_H
+#define BQ_E2E_EVAL_H
+
+#include <stddef.h>
+
+#include "blotquant/analysis.h"
+#include "synth.h"
+
+struct bq_eval {
+    size_t lanes, lanes_found;       /* truth lanes / found within w/4 */
+    size_t bands, bands_found;       /* truth bands of interest / found */
+    size_t sat_bands, sat_flagged;   /* truth saturated / flagged */
+    size_t nerr;                     /* volume errors collected */
+    double err[4096];                /* |relative error| after row scaling */
+};
+
+/* Scores A against T, appending to EV. Bands of interest: every non-ladder
+ * band. A truth lane counts as found if a detected lane's centre (original
+ * coordinates) is within a quarter of its width; a band if a band of that
+ * lane lies within 2 SD (or 4 px) of it. */
+void bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
+                 const struct bq_synth_truth *t);
+
+#endif
