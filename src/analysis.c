@@ -20,6 +20,7 @@ bq_analysis_opts_init(struct bq_analysis_opts *o)
     bq_layout_opts_init(&o->layout);
     bq_band_opts_init(&o->bands);
     o->max_angle = 6.0;
+    o->local_baseline = 1;
 }
 
 void
@@ -173,6 +174,39 @@ out:
     return st;
 }
 
+/* A byte per pixel, 1 where IMG is at or above its saturation level; NULL
+ * (and ERR untouched) if no pixel is. NULL with ERR set if out of memory. */
+static unsigned char *
+saturation_mask(const struct bq_image *img, struct bq_error *err)
+{
+    unsigned char *m = NULL;
+    float lim = img->max_code;
+
+    /* Float data has no clipping level: its maximum is just the largest
+     * value present, not a ceiling the detector hit. */
+    if (img->bit_depth == 32)
+        return NULL;
+    for (size_t y = 0; y < img->height; y++) {
+        const float *r = bq_row(img, y);
+        int any = 0;
+        for (size_t x = 0; x < img->width; x++)
+            any |= r[x] >= lim;
+        if (!any)
+            continue;
+        if (!m) {
+            m = bq_calloc_array(img->width * img->height, 1);
+            if (!m) {
+                bq_error_set(err, BQ_ERR_NOMEM, "saturation mask: out of "
+                             "memory");
+                return NULL;
+            }
+        }
+        for (size_t x = 0; x < img->width; x++)
+            m[y * img->width + x] = r[x] >= lim;
+    }
+    return m;
+}
+
 enum bq_status
 bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
                  struct bq_analysis *res, struct bq_error *err)
@@ -182,6 +216,7 @@ bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
     struct bq_thumb thumb = {0};
     struct bq_background bg = {0};
     struct bq_image *sig = NULL, *rot = NULL, *tsig = NULL;
+    unsigned char *satmask = NULL;
     struct bq_box *boxes = NULL;
     size_t nbox = 0;
     enum bq_status st;
@@ -221,12 +256,15 @@ bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
     res->bg_method = bg.method;
     res->bg_size = bg.size;
     res->bg_iterations = bg.iterations;
-    sig = bq_image_create(img->width, img->height, err);
-    if (!sig) {
-        st = err ? err->status : BQ_ERR_NOMEM;
+    /* Saturation is a property of the file's pixels: remember where they
+     * sit (rarely anywhere) before the pixels become signal in place. */
+    satmask = saturation_mask(img, err);
+    if (err && err->status != BQ_OK) {
+        st = err->status;
         goto out;
     }
-    bq_background_subtract(img, &bg, &thumb, sig);
+    bq_background_subtract(img, &bg, &thumb, img);
+    sig = img;
 
     /* deskew: estimated on the thumbnail, applied to the signal */
     res->angle = 0;
@@ -247,9 +285,7 @@ bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
                 goto out;
             }
             bq_image_rotate(sig, res->angle, rot);
-            bq_image_destroy(sig);
             sig = rot;
-            rot = NULL;
         }
     }
     res->ms_background = now_ms() - t0;
@@ -273,17 +309,22 @@ bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
             goto out;
     }
     res->noise = res->layout.noise;
-    bq_bands_measure(sig, img, &bg, &res->layout, res->angle, &res->bands);
+    bq_bands_measure(sig, satmask, &bg, &res->layout, res->angle,
+                     opts->local_baseline && bg.method != BQ_BG_NONE,
+                     &res->bands);
     res->ms_bands = now_ms() - t0;
     if (opts->keep_images) {
-        res->signal = sig;
-        sig = NULL;
+        res->signal = bq_image_clone(sig, err);
+        if (!res->signal) {
+            st = err ? err->status : BQ_ERR_NOMEM;
+            goto out;
+        }
     }
 out:
     bq_thumb_fini(&thumb);
     bq_background_fini(&bg);
-    bq_image_destroy(sig);
     bq_image_destroy(rot);
+    free(satmask);
     bq_image_destroy(tsig);
     free(boxes);
     return st;

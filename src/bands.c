@@ -2,6 +2,7 @@
 #include "blotquant/bands.h"
 
 #include <gsl/gsl_multifit_nlinear.h>
+#include <gsl/gsl_matrix.h>
 #include <gsl/gsl_vector.h>
 #include <math.h>
 #include <stdlib.h>
@@ -32,51 +33,79 @@ bq_bandset_fini(struct bq_bandset *s)
 struct fitdata {
     const double *y; /* profile samples */
     size_t x0, n;    /* first sample's index, count */
+    int k;           /* Gaussians in the model: 1 or 2 */
 };
 
-/* Residuals of a sum of two Gaussians A exp(-(x-m)^2 / (2 s^2)). */
+/* Residuals of a sum of K Gaussians A exp(-(x-m)^2 / (2 s^2)). */
 static int
-two_gauss_f(const gsl_vector *p, void *data, gsl_vector *f)
+gauss_f(const gsl_vector *p, void *data, gsl_vector *f)
 {
     const struct fitdata *d = data;
-    double a1 = gsl_vector_get(p, 0), m1 = gsl_vector_get(p, 1),
-           s1 = gsl_vector_get(p, 2), a2 = gsl_vector_get(p, 3),
-           m2 = gsl_vector_get(p, 4), s2 = gsl_vector_get(p, 5);
 
     for (size_t i = 0; i < d->n; i++) {
-        double x = (double)(d->x0 + i), u1 = (x - m1) / s1,
-               u2 = (x - m2) / s2;
-        gsl_vector_set(f, i, a1 * exp(-0.5 * u1 * u1) +
-                                 a2 * exp(-0.5 * u2 * u2) - d->y[i]);
+        double x = (double)(d->x0 + i), v = 0;
+        for (int j = 0; j < d->k; j++) {
+            double a = gsl_vector_get(p, (size_t)(3 * j)),
+                   m = gsl_vector_get(p, (size_t)(3 * j + 1)),
+                   s = gsl_vector_get(p, (size_t)(3 * j + 2)),
+                   u = (x - m) / s;
+            v += a * exp(-0.5 * u * u);
+        }
+        gsl_vector_set(f, i, v - d->y[i]);
     }
     return GSL_SUCCESS;
 }
 
-/* Fits two Gaussians to Y[x0, x0+n) starting from P (a1 m1 s1 a2 m2 s2);
- * returns 0 and the fitted parameters in P, or -1 if the fit fails. */
+/* Jacobian of gauss_f. */
 static int
-fit_two(const double *y, size_t x0, size_t n, double p[6])
+gauss_df(const gsl_vector *p, void *data, gsl_matrix *jac)
+{
+    const struct fitdata *d = data;
+
+    for (size_t i = 0; i < d->n; i++) {
+        double x = (double)(d->x0 + i);
+        for (int j = 0; j < d->k; j++) {
+            double a = gsl_vector_get(p, (size_t)(3 * j)),
+                   m = gsl_vector_get(p, (size_t)(3 * j + 1)),
+                   s = gsl_vector_get(p, (size_t)(3 * j + 2)),
+                   u = (x - m) / s, e = exp(-0.5 * u * u);
+            gsl_matrix_set(jac, i, (size_t)(3 * j), e);
+            gsl_matrix_set(jac, i, (size_t)(3 * j + 1), a * e * u / s);
+            gsl_matrix_set(jac, i, (size_t)(3 * j + 2), a * e * u * u / s);
+        }
+    }
+    return GSL_SUCCESS;
+}
+
+/* Fits K (1 or 2) Gaussians to Y[x0, x0+n) starting from P (a m s per
+ * Gaussian). Returns the sum of squared residuals and the fitted
+ * parameters in P, or -1 if the fit fails. */
+static double
+fit_gauss(const double *y, size_t x0, size_t n, int k, double *p)
 {
     const gsl_multifit_nlinear_type *T = gsl_multifit_nlinear_trust;
     gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
     gsl_multifit_nlinear_workspace *ws;
     gsl_multifit_nlinear_fdf fdf;
-    struct fitdata d = {y + x0, x0, n};
-    gsl_vector_view pv = gsl_vector_view_array(p, 6);
+    struct fitdata d = {y + x0, x0, n, k};
+    size_t np = (size_t)(3 * k);
+    gsl_vector_view pv = gsl_vector_view_array(p, np);
     int info = 0, rc;
+    double chi2 = -1;
     gsl_error_handler_t *old;
 
-    if (n < 8)
+    if (n < np + 3)
         return -1;
     memset(&fdf, 0, sizeof fdf);
-    fdf.f = two_gauss_f;
+    fdf.f = gauss_f;
+    fdf.df = gauss_df;
     fdf.n = n;
-    fdf.p = 6;
+    fdf.p = np;
     fdf.params = &d;
     /* GSL's default handler aborts; fits that fail are an expected
      * outcome here, reported by return code. */
     old = gsl_set_error_handler_off();
-    ws = gsl_multifit_nlinear_alloc(T, &fp, n, 6);
+    ws = gsl_multifit_nlinear_alloc(T, &fp, n, np);
     if (!ws) {
         gsl_set_error_handler(old);
         return -1;
@@ -87,20 +116,28 @@ fit_two(const double *y, size_t x0, size_t n, double p[6])
                                          &info, ws);
     if (rc == GSL_SUCCESS || rc == GSL_EMAXITER) {
         gsl_vector *r = gsl_multifit_nlinear_position(ws);
-        for (int i = 0; i < 6; i++)
-            p[i] = gsl_vector_get(r, (size_t)i);
-        rc = GSL_SUCCESS;
+        gsl_vector *f = gsl_multifit_nlinear_residual(ws);
+        for (size_t i = 0; i < np; i++)
+            p[i] = gsl_vector_get(r, i);
+        chi2 = 0;
+        for (size_t i = 0; i < n; i++)
+            chi2 += gsl_vector_get(f, i) * gsl_vector_get(f, i);
     }
     gsl_multifit_nlinear_free(ws);
     gsl_set_error_handler(old);
-    if (rc != GSL_SUCCESS)
-        return -1;
-    for (int i = 0; i < 6; i++)
+    for (size_t i = 0; i < np; i++)
         if (!isfinite(p[i]))
             return -1;
-    p[2] = fabs(p[2]);
-    p[5] = fabs(p[5]);
-    return 0;
+    for (int j = 0; j < k; j++)
+        p[3 * j + 2] = fabs(p[3 * j + 2]);
+    return chi2;
+}
+
+/* Two-Gaussian fit for the doublet code below: 0 on success. */
+static int
+fit_two(const double *y, size_t x0, size_t n, double p[6])
+{
+    return fit_gauss(y, x0, n, 2, p) >= 0 ? 0 : -1;
 }
 
 /* ---- peaks in one profile --------------------------------------------- */
@@ -264,56 +301,50 @@ bq_profile_peaks(const double *p, size_t n, double noise,
             b->y = p6[4];
         }
     }
-    {
-        /* shoulders: second derivative of a wider smoothing */
-        double sd = 2.0;
-        bq_smooth1d(p, tmp, n, sd);
-        for (size_t i = 1; i + 1 < n; i++)
-            d2[i] = tmp[i - 1] - 2 * tmp[i] + tmp[i + 1];
-        for (size_t j = 0; j < nout && nout < max; j++) {
-            struct bq_band *a = &out[j];
-            size_t lo = (size_t)a->top, hi = (size_t)a->bottom, m[2];
-            int nm = 0;
-            double d2thr, p6[6], ar1, ar2, sep, s;
-            if (a->split || hi <= lo + 8)
-                continue;
-            /* second-difference noise of a sigma-2 smoothing: ~0.08 */
-            d2thr = 0.08 * noise * opts->min_snr;
-            for (size_t i = lo + 1; i + 1 < hi && i + 1 < n; i++)
-                if (d2[i] < d2[i - 1] && d2[i] <= d2[i + 1] &&
-                    d2[i] < -d2thr && nm < 2)
-                    m[nm++] = i;
-            if (nm < 2)
-                continue;
-            s = ((double)m[1] - (double)m[0]) / 2.0;
-            p6[0] = tmp[m[0]], p6[1] = (double)m[0], p6[2] = s > 0.8 ? s : 0.8;
-            p6[3] = tmp[m[1]], p6[4] = (double)m[1], p6[5] = p6[2];
-            if (fit_two(p, lo, hi - lo, p6) != 0)
-                continue;
-            ar1 = fabs(p6[0]) * p6[2];
-            ar2 = fabs(p6[3]) * p6[5];
-            sep = fabs(p6[4] - p6[1]);
-            if (p6[1] > p6[4]) {
-                double t[3] = {p6[0], p6[1], p6[2]};
-                p6[0] = p6[3], p6[1] = p6[4], p6[2] = p6[5];
-                p6[3] = t[0], p6[4] = t[1], p6[5] = t[2];
-                t[0] = ar1, ar1 = ar2, ar2 = t[0];
-            }
-            if (ar1 < 0.08 * (ar1 + ar2) || ar2 < 0.08 * (ar1 + ar2) ||
-                sep < 0.9 * 0.5 * (p6[2] + p6[5]) || p6[1] < (double)lo ||
-                p6[4] > (double)hi || p6[0] < thr || p6[3] < thr)
-                continue;
-            /* make room: shift later bands down one slot */
-            memmove(&out[j + 2], &out[j + 1], (nout - j - 1) * sizeof *out);
-            nout++;
-            out[j + 1] = *a;
-            a->y = p6[1];
-            out[j + 1].y = p6[4];
-            a->frac = ar1 / (ar1 + ar2);
-            out[j + 1].frac = ar2 / (ar1 + ar2);
-            a->split = out[j + 1].split = 1;
-            j++;
+    /* Unresolved doublets: a band that one Gaussian cannot describe
+     * (residual far above the noise) but two can, as two parts of similar
+     * width 1 to 3.5 SD apart that each hold at least 8 % of the signal. */
+    for (size_t j = 0; j < nout && nout < max; j++) {
+        struct bq_band *a = &out[j];
+        size_t lo = (size_t)a->top, hi = (size_t)ceil(a->bottom), m;
+        double p3[3], p6[6], c1, c2, ar1, ar2, sep, sm, dof;
+        if (a->split || hi > n || hi <= lo + 10)
+            continue;
+        m = (size_t)(a->y + 0.5);
+        if (m < lo || m >= hi || ps[m] < 4 * thr)
+            continue;
+        p3[0] = ps[m], p3[1] = a->y, p3[2] = (a->bottom - a->top) / 6.0;
+        c1 = fit_gauss(p, lo, hi - lo, 1, p3);
+        dof = (double)(hi - lo) - 3;
+        if (c1 < 0 || c1 / dof < 4 * noise * noise)
+            continue;
+        p6[0] = 0.6 * p3[0], p6[1] = p3[1] - 0.7 * p3[2], p6[2] = 0.7 * p3[2];
+        p6[3] = 0.6 * p3[0], p6[4] = p3[1] + 0.7 * p3[2], p6[5] = 0.7 * p3[2];
+        c2 = fit_gauss(p, lo, hi - lo, 2, p6);
+        if (c2 < 0 || c2 > 0.25 * c1)
+            continue;
+        if (p6[1] > p6[4]) {
+            double t[3] = {p6[0], p6[1], p6[2]};
+            p6[0] = p6[3], p6[1] = p6[4], p6[2] = p6[5];
+            p6[3] = t[0], p6[4] = t[1], p6[5] = t[2];
         }
+        ar1 = p6[0] * p6[2];
+        ar2 = p6[3] * p6[5];
+        sep = p6[4] - p6[1];
+        sm = 0.5 * (p6[2] + p6[5]);
+        if (!(ar1 > 0.08 * (ar1 + ar2) && ar2 > 0.08 * (ar1 + ar2)) ||
+            sep < 1.0 * sm || sep > 3.5 * sm || p6[2] > 2 * p6[5] ||
+            p6[5] > 2 * p6[2] || p6[1] < (double)lo || p6[4] > (double)hi)
+            continue;
+        memmove(&out[j + 2], &out[j + 1], (nout - j - 1) * sizeof *out);
+        nout++;
+        out[j + 1] = *a;
+        a->y = p6[1];
+        out[j + 1].y = p6[4];
+        a->frac = ar1 / (ar1 + ar2);
+        out[j + 1].frac = ar2 / (ar1 + ar2);
+        a->split = out[j + 1].split = 1;
+        j++;
     }
     /* Display boxes of split pairs meet where the two parts cross. */
     for (size_t j = 0; j + 1 < nout; j++)

@@ -127,12 +127,6 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
         ch[nc] = cc[i];
         nc++;
     }
-    if (getenv("BQ_DEBUG")) {
-        fprintf(stderr, "find_lanes [%zu,%zu) thr %.2f:", xa, xb, thr);
-        for (size_t i = 0; i < nc; i++)
-            fprintf(stderr, " %.0f(%.2f)", cand[i], ch[i]);
-        fprintf(stderr, "\n");
-    }
     if (nc == 0)
         return;
     if (nc == 1) {
@@ -455,29 +449,75 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         for (size_t i = 0; i < lf->n; i++)
             segs[k].lx[i] = lf->x[i];
     }
-    for (size_t k = 0; k < nseg; k++) {
-        int merge = 0;
-        if (k > 0) {
-            struct seg *p = &segs[k - 1], *q = &segs[k];
-            double pitch = p->pitch > 0 ? p->pitch : q->pitch;
-            if (q->nl < 2 || p->nl < 2)
-                merge = 1; /* too little structure to stand alone */
-            else if (fabs(p->pitch - q->pitch) < 0.15 * pitch) {
-                double small = q->nl < p->nl ? lane_agreement(q->lx, q->nl, p->lx, p->nl, 0.25 * pitch)
-                                             : lane_agreement(p->lx, p->nl, q->lx, q->nl, 0.25 * pitch);
-                merge = small >= 0.6;
+    {
+        /* Runs with two or more lanes anchor the strips: consecutive
+         * anchors whose lanes agree share a strip. Runs with fewer lanes
+         * (a ladder row, a lone band) join the neighbouring strip whose
+         * lanes they match, else the one above. */
+        long prev = -1;
+        for (size_t k = 0; k < nseg; k++) {
+            struct seg *q = &segs[k];
+            int merge = 0;
+            if (q->nl < 2)
+                continue;
+            if (prev >= 0) {
+                struct seg *p = &segs[prev];
+                /* one row may show only some of the lanes (weak or empty
+                 * ones), so the sparser row's lanes must be a subset of
+                 * the denser row's: tolerance 15 % of the finer pitch */
+                double pitch = p->pitch < q->pitch ? p->pitch : q->pitch;
+                double ag = q->nl < p->nl
+                                ? lane_agreement(q->lx, q->nl, p->lx, p->nl,
+                                                 0.15 * pitch)
+                                : lane_agreement(p->lx, p->nl, q->lx, q->nl,
+                                                 0.15 * pitch);
+                merge = ag >= 0.75;
+                if ((int)nstrips >= opts->max_strips)
+                    merge = 1;
             }
-            if ((int)nstrips >= opts->max_strips)
-                merge = 1;
+            if (!merge)
+                nstrips++;
+            q->strip = nstrips - 1;
+            prev = (long)k;
         }
-        if (k == 0 || !merge) {
-            strip_seg0[nstrips] = k;
-            strip_seg1[nstrips] = k + 1;
-            nstrips++;
+        if (nstrips == 0) {
+            nstrips = 1;
+            for (size_t k = 0; k < nseg; k++)
+                segs[k].strip = 0;
         } else {
-            strip_seg1[nstrips - 1] = k + 1;
+            for (size_t k = 0; k < nseg; k++) {
+                long pa = -1, na = -1;
+                double sp, sn;
+                if (segs[k].nl >= 2)
+                    continue;
+                for (long j = (long)k - 1; j >= 0 && pa < 0; j--)
+                    if (segs[j].nl >= 2)
+                        pa = j;
+                for (size_t j = k + 1; j < nseg && na < 0; j++)
+                    if (segs[j].nl >= 2)
+                        na = (long)j;
+                if (pa < 0 || na < 0) {
+                    segs[k].strip = segs[pa >= 0 ? pa : na].strip;
+                    continue;
+                }
+                if (segs[pa].strip == segs[na].strip) {
+                    segs[k].strip = segs[pa].strip;
+                    continue;
+                }
+                sp = lane_agreement(segs[k].lx, segs[k].nl, segs[pa].lx,
+                                    segs[pa].nl, 0.25 * segs[pa].pitch);
+                sn = lane_agreement(segs[k].lx, segs[k].nl, segs[na].lx,
+                                    segs[na].nl, 0.25 * segs[na].pitch);
+                segs[k].strip = sn > sp ? segs[na].strip : segs[pa].strip;
+            }
         }
-        segs[k].strip = nstrips - 1;
+        /* runs of a strip are contiguous by construction */
+        for (size_t k = 0; k < nseg; k++) {
+            size_t si = segs[k].strip;
+            if (k == 0 || segs[k - 1].strip != si)
+                strip_seg0[si] = k;
+            strip_seg1[si] = k + 1;
+        }
     }
 
     /* 4. Each strip's lanes from the sum of its runs' compressed profiles. */

@@ -102,9 +102,8 @@ enum bq_status bq_load_check_bytes(const char *path, uint64_t width,
 /* Allocates the WIDTH x HEIGHT output image into *OUT (caller:
  * bq_image_destroy). Returns BQ_OK, or an error with ERR filled by a
  * message naming PATH (*OUT untouched). */
-enum bq_status bq_load_new_image(const char *path, size_t width,
-                                 size_t height, struct bq_image **out,
-                                 struct bq_error *err);
+enum bq_status bq_load_new_image(const char *path, size_t width, size_t height,
+                                 struct bq_image **out, struct bq_error *err);
 
 /* Reads the TIFF open on FD (consumed: closed before returning, on every
  * path). PATH is only used in messages. On success stores the image in

@@ -15,15 +15,15 @@
 /* Everything one call owns. It lives in the caller's frame and is reached
  * through a pointer, so it keeps its values across longjmp. */
 struct png_ctx {
-    const char *path;        /* for messages; borrowed */
-    char libmsg[160];        /* first libpng error message */
-    FILE *fp;                /* owned; wraps the fd */
-    png_structp png;         /* owned */
-    png_infop pinfo;         /* owned */
-    unsigned char *raw;      /* decoded rows: one, or all when interlaced */
-    png_bytep *rowptrs;      /* interlaced: HEIGHT pointers into raw */
-    struct bq_image *img;    /* the result until handed over */
-    unsigned file_channels;  /* samples per pixel in the file */
+    const char *path;       /* for messages; borrowed */
+    char libmsg[160];       /* first libpng error message */
+    FILE *fp;               /* owned; wraps the fd */
+    png_structp png;        /* owned */
+    png_infop pinfo;        /* owned */
+    unsigned char *raw;     /* decoded rows: one, or all when interlaced */
+    png_bytep *rowptrs;     /* interlaced: HEIGHT pointers into raw */
+    struct bq_image *img;   /* the result until handed over */
+    unsigned file_channels; /* samples per pixel in the file */
 };
 
 /* libpng error callback: keeps the message and jumps back to png_decode.
@@ -78,8 +78,7 @@ png_decode(struct png_ctx *c, const struct bq_load_opts *opts,
     if (setjmp(png_jmpbuf(c->png)))
         return bq_error_set(err, BQ_ERR_FORMAT,
                             "%s: the PNG file is damaged or incomplete (%s)",
-                            c->path,
-                            c->libmsg[0] ? c->libmsg : "no details");
+                            c->path, c->libmsg[0] ? c->libmsg : "no details");
 
     /* Our own limits are checked below with better messages; lift
      * libpng's 1,000,000-pixel side limit so it does not pre-empt them. */
@@ -111,8 +110,7 @@ png_decode(struct png_ctx *c, const struct bq_load_opts *opts,
     channels = png_get_channels(c->png, c->pinfo);
     out_depth = png_get_bit_depth(c->png, c->pinfo);
     rowbytes = png_get_rowbytes(c->png, c->pinfo);
-    if ((out_depth != 8 && out_depth != 16) || channels < 1 ||
-        channels > 4 ||
+    if ((out_depth != 8 && out_depth != 16) || channels < 1 || channels > 4 ||
         rowbytes != (size_t)w * (size_t)channels * (size_t)(out_depth / 8))
         return bq_error_set(err, BQ_ERR_FORMAT,
                             "%s: unexpected PNG layout (%d channels of %d"
@@ -127,8 +125,8 @@ png_decode(struct png_ctx *c, const struct bq_load_opts *opts,
 
     /* Memory: the float image plus one row (all rows if interlaced). */
     nbuf = interlace != PNG_INTERLACE_NONE ? (size_t)h : 1u;
-    st = bq_load_check_bytes(c->path, w, h, (uint64_t)rowbytes * nbuf, lim,
-                             err);
+    st =
+        bq_load_check_bytes(c->path, w, h, (uint64_t)rowbytes * nbuf, lim, err);
     if (st != BQ_OK)
         return st;
 
@@ -143,11 +141,10 @@ png_decode(struct png_ctx *c, const struct bq_load_opts *opts,
         mode = BQ_CONV_GRAY; /* gray, or gray + alpha: the gray sample */
         first = 0;
     }
-    if (bq_rowconv_init(&cv,
-                        out_depth == 16 ? BQ_SAMPLE_U16BE : BQ_SAMPLE_U8,
+    if (bq_rowconv_init(&cv, out_depth == 16 ? BQ_SAMPLE_U16BE : BQ_SAMPLE_U8,
                         mode, (size_t)channels, NULL) != BQ_OK)
-        return bq_error_set(err, BQ_ERR_FORMAT,
-                            "%s: unsupported PNG layout", c->path);
+        return bq_error_set(err, BQ_ERR_FORMAT, "%s: unsupported PNG layout",
+                            c->path);
 
     st = bq_load_new_image(c->path, w, h, &c->img, err);
     if (st != BQ_OK)
@@ -197,10 +194,10 @@ check_ihdr(int fd, const char *path, const struct bq_load_limits *lim,
     if (pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h ||
         memcmp(h + 12, "IHDR", 4) != 0)
         return BQ_OK;
-    w = (uint32_t)h[16] << 24 | (uint32_t)h[17] << 16 |
-        (uint32_t)h[18] << 8 | h[19];
-    ht = (uint32_t)h[20] << 24 | (uint32_t)h[21] << 16 |
-         (uint32_t)h[22] << 8 | h[23];
+    w = (uint32_t)h[16] << 24 | (uint32_t)h[17] << 16 | (uint32_t)h[18] << 8 |
+        h[19];
+    ht = (uint32_t)h[20] << 24 | (uint32_t)h[21] << 16 | (uint32_t)h[22] << 8 |
+         h[23];
     return bq_load_check_pixels(path, w, ht, lim, err);
 }
 
@@ -227,8 +224,8 @@ bq_load_png(int fd, const char *path, const struct bq_load_opts *opts,
         st = bq_error_set(err, BQ_ERR_IO, "%s: cannot read the file", path);
         goto out;
     }
-    ctx.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx,
-                                     png_on_error, png_on_warning);
+    ctx.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, png_on_error,
+                                     png_on_warning);
     if (ctx.png)
         ctx.pinfo = png_create_info_struct(ctx.png);
     if (!ctx.png || !ctx.pinfo) {

@@ -20,33 +20,33 @@
 
 /* Everything one call owns; freed in one place (tiff_ctx_fini). */
 struct tiff_ctx {
-    const char *path;           /* for messages; borrowed */
-    char libmsg[160];           /* first libtiff error of the current step */
-    int fd;                     /* ours until libtiff owns it, else -1 */
-    TIFFOpenOptions *topts;     /* owned */
-    TIFF *tif;                  /* owned; closes the fd */
-    unsigned char *buf[3];      /* one decoded strip/tile per plane read */
-    void *unpacked[3];          /* one unpacked row per plane read */
-    float *lut;                 /* palette: index -> value */
-    struct bq_image *img;       /* the result until handed over */
+    const char *path;       /* for messages; borrowed */
+    char libmsg[160];       /* first libtiff error of the current step */
+    int fd;                 /* ours until libtiff owns it, else -1 */
+    TIFFOpenOptions *topts; /* owned */
+    TIFF *tif;              /* owned; closes the fd */
+    unsigned char *buf[3];  /* one decoded strip/tile per plane read */
+    void *unpacked[3];      /* one unpacked row per plane read */
+    float *lut;             /* palette: index -> value */
+    struct bq_image *img;   /* the result until handed over */
 };
 
 /* Geometry and sample layout of the page being read. */
 struct tiff_layout {
-    uint32_t width, height;     /* image, pixels */
-    uint32_t block_w, block_h;  /* strip: width x rows per strip; tile size */
-    int tiled;                  /* 1 if the file is organised in tiles */
-    int separate;               /* 1 if each sample has its own plane */
-    uint16_t spp;               /* samples per pixel in the file */
-    unsigned bits;              /* bits per sample in the file */
-    unsigned nsrc;              /* samples feeding each pixel: 1 or 3 */
-    uint16_t sample[3];         /* their indices, 0..spp-1 */
-    unsigned nread;             /* planes decoded per block: 1, or nsrc */
-    int unpack;                 /* 1: bits is not 8/16/32, unpack rows */
-    size_t elem;                /* bytes per sample after unpacking */
-    tmsize_t block_bytes;       /* decoded bytes of one strip/tile/plane */
-    tmsize_t row_bytes;         /* bytes from one block row to the next */
-    size_t row_samples;         /* samples in one block row of one plane */
+    uint32_t width, height;    /* image, pixels */
+    uint32_t block_w, block_h; /* strip: width x rows per strip; tile size */
+    int tiled;                 /* 1 if the file is organised in tiles */
+    int separate;              /* 1 if each sample has its own plane */
+    uint16_t spp;              /* samples per pixel in the file */
+    unsigned bits;             /* bits per sample in the file */
+    unsigned nsrc;             /* samples feeding each pixel: 1 or 3 */
+    uint16_t sample[3];        /* their indices, 0..spp-1 */
+    unsigned nread;            /* planes decoded per block: 1, or nsrc */
+    int unpack;                /* 1: bits is not 8/16/32, unpack rows */
+    size_t elem;               /* bytes per sample after unpacking */
+    tmsize_t block_bytes;      /* decoded bytes of one strip/tile/plane */
+    tmsize_t row_bytes;        /* bytes from one block row to the next */
+    size_t row_samples;        /* samples in one block row of one plane */
 };
 
 /* libtiff error handler: keeps the first message since the last reset.
@@ -166,8 +166,7 @@ check_supported(const struct tiff_ctx *c, uint16_t photo, uint16_t fmt,
     switch (photo) {
     case PHOTOMETRIC_MINISBLACK:
     case PHOTOMETRIC_MINISWHITE:
-    case PHOTOMETRIC_PALETTE:
-        break;
+    case PHOTOMETRIC_PALETTE: break;
     case PHOTOMETRIC_RGB:
         if (spp < 3)
             return bq_error_set(err, BQ_ERR_FORMAT,
@@ -363,16 +362,15 @@ tiff_decode(struct tiff_ctx *c, const struct tiff_layout *L,
             c->unpacked[k] = bq_alloc_array(L->row_samples, L->elem);
         if (!c->buf[k] || (L->unpack && !c->unpacked[k]))
             return bq_error_set(err, BQ_ERR_NOMEM,
-                                "%s: no memory to decode the image",
-                                c->path);
+                                "%s: no memory to decode the image", c->path);
     }
     c->libmsg[0] = '\0';
     for (uint32_t by = 0; by < L->height; by += L->block_h) {
-        uint32_t rows = L->height - by < L->block_h ? L->height - by
-                                                    : L->block_h;
+        uint32_t rows =
+            L->height - by < L->block_h ? L->height - by : L->block_h;
         for (uint32_t bx = 0; bx < L->width; bx += L->block_w) {
-            uint32_t cols = L->width - bx < L->block_w ? L->width - bx
-                                                       : L->block_w;
+            uint32_t cols =
+                L->width - bx < L->block_w ? L->width - bx : L->block_w;
             /* Phase 1: decode this block of every plane we need. */
             for (unsigned k = 0; k < L->nread; k++) {
                 uint16_t plane = L->separate ? L->sample[k] : 0;
@@ -421,23 +419,26 @@ tiff_decode(struct tiff_ctx *c, const struct tiff_layout *L,
     return BQ_OK;
 }
 
-/* Float data: counts non-finite pixels (refused), sets IMG->max_code to the
- * largest finite value and inverts MINISWHITE data. Returns BQ_OK or
+/* Float data: counts non-finite pixels (refused), inverts MINISWHITE data
+ * (v -> max - v) and sets IMG->max_code to the largest value. Returns BQ_OK or
  * BQ_ERR_FORMAT with ERR filled. */
 static enum bq_status
 float_finish(struct tiff_ctx *c, int min_is_white, struct bq_error *err)
 {
     struct bq_image *img = c->img;
     size_t bad = 0;
-    float mx = -INFINITY;
+    float mn = INFINITY, mx = -INFINITY;
 
     for (size_t y = 0; y < img->height; y++) {
         const float *row = bq_row(img, y);
         for (size_t x = 0; x < img->width; x++) {
             float v = row[x];
-            bad += !isfinite(v);
-            if (isfinite(v) && v > mx)
-                mx = v;
+            if (!isfinite(v)) {
+                bad++;
+                continue;
+            }
+            mn = v < mn ? v : mn;
+            mx = v > mx ? v : mx;
         }
     }
     if (bad)
@@ -447,12 +448,15 @@ float_finish(struct tiff_ctx *c, int min_is_white, struct bq_error *err)
                             " be a finite value",
                             c->path, bad, img->width * img->height);
     img->max_code = mx;
-    if (min_is_white)
+    if (min_is_white) {
+        /* v -> mx - v; the largest value is then mx - mn */
         for (size_t y = 0; y < img->height; y++) {
             float *row = bq_row(img, y);
             for (size_t x = 0; x < img->width; x++)
                 row[x] = mx - row[x];
         }
+        img->max_code = mx - mn;
+    }
     return BQ_OK;
 }
 
@@ -522,8 +526,8 @@ bq_load_tiff(int fd, const char *path, const struct bq_load_opts *opts,
     ctx.libmsg[0] = '\0';
     if (opts->page > 0 && !TIFFSetDirectory(ctx.tif, (tdir_t)opts->page)) {
         st = bq_error_set(err, BQ_ERR_FORMAT,
-                          "%s: page %u of the TIFF file is damaged (%s)",
-                          path, opts->page, tiff_msg(&ctx));
+                          "%s: page %u of the TIFF file is damaged (%s)", path,
+                          opts->page, tiff_msg(&ctx));
         goto out;
     }
 
@@ -628,8 +632,8 @@ bq_load_tiff(int fd, const char *path, const struct bq_load_opts *opts,
         goto out;
 
     if (photo == PHOTOMETRIC_PALETTE) {
-        st = build_palette(&ctx, L.bits, opts->channel, &bit_depth,
-                           &max_code, err);
+        st = build_palette(&ctx, L.bits, opts->channel, &bit_depth, &max_code,
+                           err);
         if (st != BQ_OK)
             goto out;
     }

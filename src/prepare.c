@@ -454,26 +454,62 @@ bq_image_rotate(const struct bq_image *in, double angle_deg,
     double t = angle_deg * BQ_PI / 180.0, c = cos(t), s = sin(t);
     double cx = 0.5 * (double)(in->width - 1);
     double cy = 0.5 * (double)(in->height - 1);
-    long w = (long)in->width, h = (long)in->height;
+    double wmax = (double)in->width - 1, hmax = (double)in->height - 1;
+    size_t st = in->stride;
 
     for (size_t y = 0; y < out->height; y++) {
         float *o = bq_row(out, y);
         double dy = (double)y - cy;
-        /* Source coordinates advance linearly along an output row. */
-        double sx = -c * cx - s * dy + cx, sy = -s * cx + c * dy + cy;
-        for (size_t x = 0; x < out->width; x++, sx += c, sy += s) {
-            long ix = (long)floor(sx), iy = (long)floor(sy);
-            float fx, fy;
-            const float *p;
-            if (ix < 0 || iy < 0 || ix + 1 >= w || iy + 1 >= h) {
-                o[x] = 0;
-                continue;
+        /* Source coordinates advance linearly along an output row:
+         * sx = sx0 + c*x, sy = sy0 + s*x. Solve for the x range whose
+         * source lies inside [0, w-1) x [0, h-1) so the inner loop needs
+         * no bounds checks. */
+        double sx0 = -c * cx - s * dy + cx, sy0 = -s * cx + c * dy + cy;
+        double lo = 0, hi = (double)out->width - 1;
+        size_t x0, x1;
+        /* c > 0 always (|angle| < 90) */
+        lo = fmax(lo, (0 - sx0) / c);
+        hi = fmin(hi, (wmax - 1e-6 - sx0) / c);
+        if (s > 1e-12) {
+            lo = fmax(lo, (0 - sy0) / s);
+            hi = fmin(hi, (hmax - 1e-6 - sy0) / s);
+        } else if (s < -1e-12) {
+            lo = fmax(lo, (hmax - 1e-6 - sy0) / s);
+            hi = fmin(hi, (0 - sy0) / s);
+        } else if (sy0 < 0 || sy0 >= hmax) {
+            lo = 1, hi = 0;
+        }
+        if (hi < lo) {
+            memset(o, 0, out->width * sizeof *o);
+            continue;
+        }
+        x0 = (size_t)ceil(lo);
+        x1 = (size_t)floor(hi) + 1;
+        if (x1 > out->width)
+            x1 = out->width;
+        for (size_t x = 0; x < x0 && x < out->width; x++)
+            o[x] = 0;
+        for (size_t x = x1; x < out->width; x++)
+            o[x] = 0;
+        {
+            /* int conversions: float to unsigned 64-bit is slow on x86 */
+            int wl = (int)in->width - 1, hl = (int)in->height - 1;
+            float fxs = (float)(sx0 + c * (double)x0), fys = (float)(sy0 + s * (double)x0);
+            float fc = (float)c, fs = (float)s;
+            for (size_t x = x0; x < x1; x++) {
+                float fx0 = fxs + fc * (float)(x - x0);
+                float fy0 = fys + fs * (float)(x - x0);
+                int ix = (int)fx0, iy = (int)fy0;
+                float fx = fx0 - (float)ix, fy = fy0 - (float)iy;
+                const float *p;
+                if (ix >= wl)
+                    ix = wl - 1, fx = 1;
+                if (iy >= hl)
+                    iy = hl - 1, fy = 1;
+                p = in->px + (size_t)iy * st + (size_t)ix;
+                o[x] = (1 - fy) * ((1 - fx) * p[0] + fx * p[1]) +
+                       fy * ((1 - fx) * p[st] + fx * p[st + 1]);
             }
-            fx = (float)(sx - (double)ix);
-            fy = (float)(sy - (double)iy);
-            p = in->px + (size_t)iy * in->stride + (size_t)ix;
-            o[x] = (1 - fy) * ((1 - fx) * p[0] + fx * p[1]) +
-                   fy * ((1 - fx) * p[in->stride] + fx * p[in->stride + 1]);
         }
     }
 }

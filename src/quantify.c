@@ -22,11 +22,43 @@ span(double lo, double hi, size_t n, size_t *a, size_t *b)
     *b = (size_t)h;
 }
 
+/* Mean of SIG over columns [CX0, CX1) and rows [Y0, Y1) into *OUT, unless
+ * the window leaves the image or overlaps another band of band K's lane.
+ * Returns 1 if the window was usable. */
+static int
+window_mean(const struct bq_image *sig, const struct bq_bandset *set,
+            size_t k, size_t cx0, size_t cx1, double y0, double y1,
+            double *out)
+{
+    const struct bq_band *b = &set->b[k];
+    size_t a, e;
+    double s = 0;
+
+    if (y0 < 0 || y1 > (double)sig->height || cx1 <= cx0)
+        return 0;
+    for (size_t j = 0; j < set->n; j++) {
+        const struct bq_band *o = &set->b[j];
+        if (j == k || o->lane != b->lane)
+            continue;
+        if (o->sum_top < y1 && o->sum_bottom > y0 &&
+            !(o->sum_top == b->sum_top && o->sum_bottom == b->sum_bottom))
+            return 0;
+    }
+    span(y0, y1, sig->height, &a, &e);
+    if (e <= a)
+        return 0;
+    for (size_t y = a; y < e; y++)
+        for (size_t x = cx0; x < cx1; x++)
+            s += bq_row(sig, y)[x];
+    *out = s / (double)((e - a) * (cx1 - cx0));
+    return 1;
+}
+
 void
-bq_bands_measure(const struct bq_image *sig, const struct bq_image *prepared,
+bq_bands_measure(const struct bq_image *sig, const unsigned char *satmask,
                  const struct bq_background *bg,
                  const struct bq_layout *layout, double angle,
-                 struct bq_bandset *set)
+                 int local_baseline, struct bq_bandset *set)
 {
     double bg_px = bg->grid ? 2 * BQ_PI * bg->size * bg->size : 0;
 
@@ -37,6 +69,10 @@ bq_bands_measure(const struct bq_image *sig, const struct bq_image *prepared,
         double sum = 0, bsum = 0, pk = 0, noise_px = layout->noise;
         long yc;
 
+        span(ln->x - 0.25 * ln->width, ln->x + 0.25 * ln->width, sig->width,
+             &cx0, &cx1);
+        if (cx1 <= cx0)
+            cx1 = cx0 + 1 <= sig->width ? cx0 + 1 : cx0;
         span(b->left, b->right, sig->width, &x0, &x1);
         span(b->sum_top, b->sum_bottom, sig->height, &y0, &y1);
         for (size_t y = y0; y < y1; y++) {
@@ -47,25 +83,30 @@ bq_bands_measure(const struct bq_image *sig, const struct bq_image *prepared,
             sum += s;
         }
         n = (x1 - x0) * (y1 - y0);
-        /* Saturation is judged on the prepared pixels of the band's own
-         * box, mapped back through the deskew rotation. */
+        /* Saturation is judged on the file's pixels of the band's own box,
+         * mapped back through the deskew rotation (an affine step per
+         * pixel: no trigonometry in the loop). */
         span(b->left, b->right, sig->width, &x0, &x1);
         span(b->top, b->bottom, sig->height, &y0, &y1);
-        for (size_t y = y0; y < y1; y++)
-            for (size_t x = x0; x < x1; x++) {
-                double ox = (double)x, oy = (double)y;
-                long ix, iy;
-                if (angle != 0)
-                    bq_rotate_point(sig->width, sig->height, angle, ox, oy,
-                                    &ox, &oy);
-                ix = lround(ox);
-                iy = lround(oy);
-                if (ix < 0 || iy < 0 || ix >= (long)prepared->width ||
-                    iy >= (long)prepared->height)
-                    continue;
-                if (bq_row(prepared, (size_t)iy)[ix] >= prepared->max_code)
-                    sat++;
+        if (satmask && x1 > x0) {
+            double ax, ay, bx, by, cxs = cos(angle * BQ_PI / 180.0),
+                                   sns = sin(angle * BQ_PI / 180.0);
+            for (size_t y = y0; y < y1; y++) {
+                bq_rotate_point(sig->width, sig->height, angle, (double)x0,
+                                (double)y, &ax, &ay);
+                for (size_t x = x0; x < x1; x++) {
+                    long ix, iy;
+                    bx = ax + cxs * (double)(x - x0);
+                    by = ay + sns * (double)(x - x0);
+                    ix = lround(bx);
+                    iy = lround(by);
+                    if (ix >= 0 && iy >= 0 && ix < (long)sig->width &&
+                        iy < (long)sig->height &&
+                        satmask[(size_t)iy * sig->width + (size_t)ix])
+                        sat++;
+                }
             }
+        }
         /* Background level: mean of the estimate over a 3x3 grid of the
          * box (it is smooth), at original coordinates. */
         for (int i = 0; i < 3; i++)
@@ -78,10 +119,6 @@ bq_bands_measure(const struct bq_image *sig, const struct bq_image *prepared,
                 bsum += bq_background_at(bg, px, py);
             }
         /* Peak height: the lane's central-half profile at the centre row. */
-        span(ln->x - 0.25 * ln->width, ln->x + 0.25 * ln->width, sig->width,
-             &cx0, &cx1);
-        if (cx1 <= cx0)
-            cx1 = cx0 + 1 <= sig->width ? cx0 + 1 : cx0;
         yc = lround(b->y);
         for (long y = yc - 1; y <= yc + 1; y++) {
             double s = 0;
@@ -91,6 +128,26 @@ bq_bands_measure(const struct bq_image *sig, const struct bq_image *prepared,
                 s += bq_row(sig, (size_t)y)[x];
             s /= (double)(cx1 - cx0);
             pk = s > pk ? s : pk;
+        }
+        /* Local baseline: whatever the 2-D background left under the band,
+         * read from the lane profile just above and below the box (rows
+         * inside another band of the lane do not count), interpolated
+         * linearly across the band and removed from every pixel. */
+        b->baseline = 0;
+        if (local_baseline && b->sum_bottom - b->sum_top >= 3) {
+            double ht = b->sum_bottom - b->sum_top, win = ht / 4 > 2 ? ht / 4 : 2;
+            double up = 0, dn = 0;
+            int have_up = window_mean(sig, set, k, cx0, cx1, b->sum_top - win,
+                                      b->sum_top, &up);
+            int have_dn = window_mean(sig, set, k, cx0, cx1, b->sum_bottom,
+                                      b->sum_bottom + win, &dn);
+            if (have_up && have_dn)
+                b->baseline = 0.5 * (up + dn);
+            else if (have_up)
+                b->baseline = up;
+            else if (have_dn)
+                b->baseline = dn;
+            sum -= b->baseline * (double)n;
         }
         b->volume = b->frac * sum;
         b->npx = n;

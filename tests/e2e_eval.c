@@ -1,6 +1,7 @@
 #include "e2e_eval.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,14 @@ bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
             }
             if (gi < ng && g[gi].n < 64)
                 g[gi].r[g[gi].n++] = a->bands.b[bi].volume / tb->volume;
+            if (getenv("BQ_EVAL_VERBOSE"))
+                printf("  band s%d l%d r%d sub%d y %.0f sy %.1f true %.4g "
+                       "found %.4g ratio %.3f snr %.0f split %d h %.0f\n",
+                       tb->strip, tb->lane, tb->row, tb->sub, tb->y,
+                       tb->sigma_y, tb->volume, a->bands.b[bi].volume,
+                       a->bands.b[bi].volume / tb->volume, a->bands.b[bi].snr,
+                       a->bands.b[bi].split,
+                       a->bands.b[bi].bottom - a->bands.b[bi].top);
         }
     }
     for (size_t gi = 0; gi < ng; gi++) {

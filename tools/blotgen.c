@@ -62,7 +62,7 @@ static const struct opt opts[] = {
     {"seed", "N", OPT_U64, P(seed), PHASE_BASE, 0, 0,
      "random seed (default 1)"},
     {"random", NULL, OPT_FLAG, C(random), PHASE_BASE, 0, 0,
-     "turn on every artefact with random strengths drawn from the seed"},
+     "every artefact on, strengths drawn from the seed"},
     {"width", "W", OPT_SIZE, P(width), PHASE_BASE, 32, 65535,
      "image width in pixels (default 1024)"},
     {"height", "H", OPT_SIZE, P(height), PHASE_BASE, 32, 65535,
@@ -72,9 +72,9 @@ static const struct opt opts[] = {
     {"dark", NULL, OPT_FLAG, P(dark_bands), PHASE_BASE, 0, 0,
      "dark bands on a light background (film look)"},
     {"format", "tiff|png", OPT_STRING, C(format), PHASE_BASE, 0, 0,
-     "file format (default: from the output name, else tiff)"},
+     "default: from the output name, else tiff"},
     {"compression", "NAME", OPT_STRING, C(compression), PHASE_BASE, 0, 0,
-     "TIFF compression: none, lzw, deflate, packbits (default none)"},
+     "TIFF: none (default), lzw, deflate, packbits"},
     {"rgb", NULL, OPT_FLAG, C(rgb), PHASE_BASE, 0, 0,
      "write an RGB file with R=G=B"},
     {"tile", "N", OPT_UINT, C(tile), PHASE_BASE, 16, 4096,
@@ -92,10 +92,10 @@ static const struct opt opts[] = {
     {"range", "R", OPT_DOUBLE, P(dyn_range), PHASE_OVERRIDE, 1, 1e6,
      "max/min band volume (default 10)"},
     {"peak", "F", OPT_DOUBLE, P(peak_frac), PHASE_OVERRIDE, 1e-6, 100,
-     "brightest peak, fraction of the range above background; >1 "
-     "saturates (default 0.6)"},
+     "brightest peak / range above background; >1 clips "
+     "(0.6)"},
     {"rotation", "DEG", OPT_DOUBLE, P(rotation_deg), PHASE_OVERRIDE, -5, 5,
-     "rotation, degrees, clockwise as displayed (default 0)"},
+     "degrees, clockwise as displayed (default 0)"},
     {"smile", "S", OPT_DOUBLE, P(smile), PHASE_OVERRIDE, 0, 3,
      "edge lanes shifted up by S * 2 band SDs (default 0)"},
     {"width-jitter", "J", OPT_DOUBLE, P(lane_width_jitter), PHASE_OVERRIDE,
@@ -109,17 +109,17 @@ static const struct opt opts[] = {
     {"doublets", NULL, OPT_FLAG, P(doublets), PHASE_OVERRIDE, 0, 0,
      "one row per strip is an ERK1/ERK2-like doublet"},
     {"gradient", "G", OPT_DOUBLE, P(gradient), PHASE_OVERRIDE, 0, 1,
-     "illumination gradient, fraction of the background (default 0)"},
+     "illumination gradient, fraction of background (0)"},
     {"blotches", "N", OPT_INT, P(blotches), PHASE_OVERRIDE, 0, 64,
      "broad background blotches (default 0)"},
     {"frame", NULL, OPT_FLAG, P(frame), PHASE_OVERRIDE, 0, 0,
      "membrane edge with a dark frame around it"},
     {"background", "B", OPT_DOUBLE, P(background), PHASE_OVERRIDE, 0, 0.9,
-     "background level, fraction of the code range (default 0.08)"},
+     "background, fraction of the code range (0.08)"},
     {"noise", "SD", OPT_DOUBLE, P(read_noise), PHASE_OVERRIDE, 0, 1e9,
-     "read noise SD in code units (default 20 at 16 bit, scaled with --bits)"},
+     "read noise SD, code units (20 at 16 bit; scaled)"},
     {"gain", "G", OPT_DOUBLE, P(gain), PHASE_OVERRIDE, 0, 1e9,
-     "Poisson noise, electrons per code unit (default 0 = off)"},
+     "Poisson noise: electrons per code unit (0 = off)"},
     {"hot", "N", OPT_INT, P(hot_pixels), PHASE_OVERRIDE, 0, 1e9,
      "isolated hot pixels (default 0)"},
     {"help", NULL, OPT_FLAG, C(help), PHASE_BASE, 0, 0,
@@ -140,9 +140,10 @@ usage(FILE *fp)
         char left[40];
         snprintf(left, sizeof left, "%s%s %s", opts[i].name[1] ? "--" : "-",
                  opts[i].name, opts[i].metavar ? opts[i].metavar : "");
-        fprintf(fp, "  %-24s %s\n", left, opts[i].help);
+        fprintf(fp, "  %-21s %s\n", left, opts[i].help);
     }
-    fprintf(fp, "\nExit status: 0 success, 1 failure, 2 usage error.\n");
+    fprintf(fp, "\nExit status: 0 success, 1 failure, 2 usage error (including "
+                "options\nthat cannot be combined or do not fit the image).\n");
 }
 
 /* Returns the table entry for ARG ("-o" or "--name"), or NULL. */
@@ -344,7 +345,8 @@ main(int argc, char **argv)
 fail:
     fprintf(stderr, "blotgen: %s\n", err.msg[0] ? err.msg
                                                 : bq_strerror(err.status));
-    rc = 1;
+    /* Invalid = the options asked for something impossible: usage. */
+    rc = err.status == BQ_ERR_INVALID ? 2 : 1;
 out:
     bq_synth_truth_fini(&truth);
     bq_image_destroy(img);

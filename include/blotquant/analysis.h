@@ -19,6 +19,8 @@ struct bq_analysis_opts {
     double max_angle;         /* deskew search range, degrees (6; 0 = off) */
     const char *layout_file;  /* explicit boxes (see README), or NULL */
     int keep_images;          /* 1: keep the signal image in the result */
+    int local_baseline;       /* 1: per-band baseline from the lane profile
+                                 (default; never with background none) */
 };
 
 struct bq_analysis {
@@ -60,13 +62,16 @@ enum bq_status bq_write_bands_csv(FILE *f, const struct bq_analysis *a);
 enum bq_status bq_write_lanes_csv(FILE *f, const struct bq_analysis *a);
 
 /* Measures every band of SET on SIG (background-subtracted signal) with
- * PREPARED (the prepared image, for saturation) and BG, mapping analysis
- * coordinates to the original image through a rotation by ANGLE. */
+ * SATMASK (1 byte per pixel of the original image, 1 = at the file's
+ * maximum code; NULL if none is) and BG, mapping analysis
+ * coordinates to the original image through a rotation by ANGLE. With
+ * LOCAL_BASELINE, the residual background just outside each band (in its
+ * lane profile) is removed as a linear baseline. */
 void bq_bands_measure(const struct bq_image *sig,
-                      const struct bq_image *prepared,
+                      const unsigned char *satmask,
                       const struct bq_background *bg,
                       const struct bq_layout *layout, double angle,
-                      struct bq_bandset *set);
+                      int local_baseline, struct bq_bandset *set);
 
 /* Explicit lane and band boxes (--layout). */
 struct bq_box {

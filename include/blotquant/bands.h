@@ -23,6 +23,8 @@ struct bq_band {
     double volume;        /* sum of background-subtracted signal */
     double volume_se;     /* standard error of volume (see README) */
     double background;    /* mean background under the band */
+    double baseline;      /* residual level removed per pixel by the local
+                             baseline (0 if off) */
     double peak;          /* peak of the lane profile above background */
     double snr;           /* peak / noise */
     double noise;         /* SD of the lane profile's noise */
