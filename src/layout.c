@@ -349,6 +349,10 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                            h - h / 4);
     if (noise <= 0)
         noise = bq_noise_sigma(sig->px, sig->stride, 0, 0, w, h);
+    /* Integer files cannot resolve less than their code step: the
+     * quantisation noise of a uniform step is 1/sqrt(12) of it. */
+    if (sig->bit_depth <= 16 && noise < 0.2887)
+        noise = 0.2887;
     if (noise <= 0)
         noise = 1e-3;
     out->noise = noise;
@@ -432,8 +436,18 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         }
         for (size_t x = 0; x < w; x++)
             segs[k].c[x] /= (double)(segs[k].y1 - segs[k].y0);
-        compress(segs[k].c, segs[k].cc, w,
-                 3 * noise / sqrt((double)(segs[k].y1 - segs[k].y0)), tmp);
+        {
+            /* Scale of the compression: the averaged noise, or what the
+             * background left between lanes (the lower quartile of the
+             * profile's magnitude: gaps between and beside lanes are more
+             * than a quarter of the columns), whichever is larger. */
+            double sc0 = 3 * noise / sqrt((double)(segs[k].y1 - segs[k].y0));
+            double res;
+            for (size_t x = 0; x < w; x++)
+                tmp[x] = fabs(segs[k].c[x]);
+            res = bq_select_d(tmp, w, 0.25);
+            compress(segs[k].c, segs[k].cc, w, sc0 > res ? sc0 : res, tmp);
+        }
     }
 
     /* 3. Lanes of each run on its own, then runs whose lanes agree are

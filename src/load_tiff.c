@@ -121,6 +121,20 @@ compression_name(uint16_t comp, char *dst, size_t n)
         snprintf(dst, n, "code-%u", (unsigned)comp);
 }
 
+/* The cap on any single allocation inside libtiff (compressed strip
+ * buffers, directory arrays): our byte limit, but at least 1 MiB so that
+ * libtiff's small working buffers never fail with a message that would
+ * wrongly call the file damaged. */
+static tmsize_t
+libtiff_cap(const struct bq_load_limits *lim)
+{
+    const uint64_t floor = (uint64_t)1 << 20;
+    uint64_t cap = lim->max_bytes > floor ? lim->max_bytes : floor;
+
+    return cap > (uint64_t)TIFF_TMSIZE_T_MAX ? TIFF_TMSIZE_T_MAX
+                                             : (tmsize_t)cap;
+}
+
 /* Frees everything C owns (closing the file). */
 static void
 tiff_ctx_fini(struct tiff_ctx *c)
@@ -485,7 +499,7 @@ bq_load_tiff(int fd, const char *path, const struct bq_load_opts *opts,
     ctx.fd = fd;
 
     /* Open with per-call message handlers and libtiff's own allocations
-     * capped by our byte limit. "m": read() instead of mmap, so a file
+     * capped (libtiff_cap). "m": read() instead of mmap, so a file
      * shrinking under us is a read error, not a crash (and libtiff then
      * reads uncompressed strips straight into our buffer). */
     ctx.topts = TIFFOpenOptionsAlloc();
@@ -495,10 +509,7 @@ bq_load_tiff(int fd, const char *path, const struct bq_load_opts *opts,
     }
     TIFFOpenOptionsSetErrorHandlerExtR(ctx.topts, tiff_on_error, &ctx);
     TIFFOpenOptionsSetWarningHandlerExtR(ctx.topts, tiff_on_warning, &ctx);
-    TIFFOpenOptionsSetMaxSingleMemAlloc(
-        ctx.topts, lim->max_bytes > (uint64_t)TIFF_TMSIZE_T_MAX
-                       ? TIFF_TMSIZE_T_MAX
-                       : (tmsize_t)lim->max_bytes);
+    TIFFOpenOptionsSetMaxSingleMemAlloc(ctx.topts, libtiff_cap(lim));
     ctx.tif = TIFFFdOpenExt(fd, path, "rm", ctx.topts);
     if (!ctx.tif) {
         st = bq_error_set(err, BQ_ERR_FORMAT,

@@ -74,10 +74,17 @@ bq_noise_sigma(const float *px, size_t stride, size_t x0, size_t y0,
         const float *p = px + y * stride + x;
         d[n++] = fabsf(p[1] - p[0]);
     }
-    med = bq_select_f(d, n, 0.5);
+    med = bq_select_f(d, n, 0.5) / 0.6745;
+    /* Integer data with a smooth background: most differences are exactly
+     * zero and the median says nothing; the upper quartile still does
+     * (|N(0,1)| has quartile 1.1503). */
+    if (med == 0)
+        med = bq_select_f(d, n, 0.75) / 1.1503;
+    if (med == 0)
+        med = bq_select_f(d, n, 0.95) / 1.96;
     free(d);
-    /* median |N(0, 2 s^2)| = 0.6745 * s * sqrt(2) */
-    return med / (0.6745 * 1.41421356);
+    /* differences of two noisy pixels have SD s*sqrt(2) */
+    return med / 1.41421356;
 }
 
 void
