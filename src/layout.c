@@ -12,6 +12,9 @@
 /* A lane must stand out of the compressed column profile by this much:
  * asinh units, about 3x the noise at the weak end, a factor e at the top. */
 #define LANE_PROMINENCE 1.0
+/* Band rows with at least this many lanes anchor a strip; sparser rows (a
+ * ladder, a lone band, a speck) join a neighbouring strip. */
+#define ANCHOR_LANES 3
 
 void
 bq_layout_opts_init(struct bq_layout_opts *o)
@@ -126,6 +129,27 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
         cand[nc] = (double)i;
         ch[nc] = cc[i];
         nc++;
+    }
+    /* Lanes are never far narrower than their neighbours: a thin ridge
+     * is a scratch, a membrane edge or a label, not a lane. */
+    if (nc >= 3) {
+        double wd[256], tmpw[256], med, xc;
+        size_t m = 0;
+        for (size_t i = 0; i < nc; i++) {
+            long ip = (long)cand[i];
+            wd[i] = 0;
+            if (c[ip] > 0)
+                half_max(c, ip, (long)xa, (long)xb - 1, &xc, &wd[i]);
+            tmpw[i] = wd[i];
+        }
+        med = bq_select_d(tmpw, nc, 0.5);
+        for (size_t i = 0; i < nc; i++)
+            if (wd[i] >= 0.3 * med) {
+                cand[m] = cand[i];
+                ch[m] = ch[i];
+                m++;
+            }
+        nc = m;
     }
     if (nc == 0)
         return;
@@ -464,7 +488,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             segs[k].lx[i] = lf->x[i];
     }
     {
-        /* Runs with two or more lanes anchor the strips: consecutive
+        /* Runs with ANCHOR_LANES or more lanes anchor the strips: consecutive
          * anchors whose lanes agree share a strip. Runs with fewer lanes
          * (a ladder row, a lone band) join the neighbouring strip whose
          * lanes they match, else the one above. */
@@ -472,7 +496,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         for (size_t k = 0; k < nseg; k++) {
             struct seg *q = &segs[k];
             int merge = 0;
-            if (q->nl < 2)
+            if (q->nl < ANCHOR_LANES)
                 continue;
             if (prev >= 0) {
                 struct seg *p = &segs[prev];
@@ -502,13 +526,13 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             for (size_t k = 0; k < nseg; k++) {
                 long pa = -1, na = -1;
                 double sp, sn;
-                if (segs[k].nl >= 2)
+                if (segs[k].nl >= ANCHOR_LANES)
                     continue;
                 for (long j = (long)k - 1; j >= 0 && pa < 0; j--)
-                    if (segs[j].nl >= 2)
+                    if (segs[j].nl >= ANCHOR_LANES)
                         pa = j;
                 for (size_t j = k + 1; j < nseg && na < 0; j++)
-                    if (segs[j].nl >= 2)
+                    if (segs[j].nl >= ANCHOR_LANES)
                         na = (long)j;
                 if (pa < 0 || na < 0) {
                     segs[k].strip = segs[pa >= 0 ? pa : na].strip;

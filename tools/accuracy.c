@@ -1,6 +1,7 @@
 /* Accuracy sweep: generates randomized blots with every artefact on,
  * analyses them and prints how many lanes and bands were found and the
- * volume errors. Usage: accuracy [SEEDS] [WIDTH HEIGHT] [-v] */
+ * volume errors. Usage: accuracy [SEEDS] [WIDTH HEIGHT] [-v] [--no-doublets]
+ * (-v: one line per scan; BQ_EVAL_VERBOSE=1: one line per band). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,14 @@ cmpd(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-    int seeds = argc > 1 ? atoi(argv[1]) : 20, verbose = 0;
+    int seeds = argc > 1 ? atoi(argv[1]) : 20, verbose = 0, nodbl = 0;
     size_t w = argc > 3 ? (size_t)atol(argv[2]) : 1024;
     size_t h = argc > 3 ? (size_t)atol(argv[3]) : 768;
     static struct bq_eval ev;
 
     for (int i = 1; i < argc; i++)
-        verbose |= !strcmp(argv[i], "-v");
+        verbose |= !strcmp(argv[i], "-v"),
+            nodbl |= !strcmp(argv[i], "--no-doublets");
     for (int s = 1; s <= seeds; s++) {
         struct bq_synth_params p;
         struct bq_synth_truth t;
@@ -42,6 +44,8 @@ main(int argc, char **argv)
         p.dark_bands = s % 3 == 0;
         p.bit_depth = s % 4 == 0 ? 8 : 16;
         bq_synth_params_randomize(&p, (uint64_t)s);
+        if (nodbl)
+            p.doublets = 0;
         if (bq_synth_generate(&p, &img, &t, &err) != BQ_OK) {
             fprintf(stderr, "seed %d: generate: %s\n", s, err.msg);
             return 1;
