@@ -479,7 +479,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
      * lanes do not line up; band rows of one piece share their lanes). */
     for (size_t k = 0; k < nseg; k++) {
         size_t xa, xb;
-        signal_extent(segs[k].cc, w, 2.0, &xa, &xb);
+        signal_extent(segs[k].cc, w, 0.5 * LANE_PROMINENCE, &xa, &xb);
         find_lanes(segs[k].c, segs[k].cc, w, xa, xb, opts->lanes,
                    LANE_PROMINENCE, lf);
         segs[k].pitch = lf->pitch;
@@ -577,7 +577,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                                                            : scc[x];
                 sc[x] += segs[k].c[x];
             }
-        signal_extent(scc, w, 2.0, &xa, &xb);
+        signal_extent(scc, w, 0.5 * LANE_PROMINENCE, &xa, &xb);
         find_lanes(sc, scc, w, xa, xb, opts->lanes, LANE_PROMINENCE, lf);
         if (lf->n == 0)
             single_lane(sc, xa, xb, lf);

@@ -1,0 +1,136 @@
+/* End-to-end accuracy on generated blots with exact ground truth.
+ * The figures asserted here are the ones quoted in the README; each bound
+ * sits a little beyond the value measured when it was written, so that a
+ * regression fails while seed-to-seed noise does not. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "blotquant/analysis.h"
+#include "e2e_eval.h"
+#include "synth.h"
+#include "testutil.h"
+
+enum set { CLEAN, RANDOM_NO_DOUBLETS, RANDOM_ALL };
+
+static void
+sweep(enum set which, int seeds, struct bq_eval *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    for (int s = 1; s <= seeds; s++) {
+        struct bq_synth_params p;
+        struct bq_synth_truth t;
+        struct bq_image *img = NULL;
+        struct bq_analysis a;
+        struct bq_analysis_opts o;
+        struct bq_error err = {BQ_OK, ""};
+
+        bq_synth_params_init(&p);
+        p.width = 1024;
+        p.height = 768;
+        p.dark_bands = s % 3 == 0;
+        p.bit_depth = s % 4 == 0 ? 8 : 16;
+        if (which == CLEAN) {
+            p.seed = (uint64_t)s;
+            p.lanes = 6 + 2 * s;
+            p.rows = 3;
+            /* 8 bits cannot carry two decades: a 1 % band would peak at
+             * about 1.5 codes. */
+            p.dyn_range = p.bit_depth == 8 ? 20 : 100;
+            p.read_noise = p.bit_depth == 8 ? 0.3 : 20;
+        } else {
+            bq_synth_params_randomize(&p, (uint64_t)s);
+            if (which == RANDOM_NO_DOUBLETS)
+                p.doublets = 0;
+        }
+        assert_int_equal(bq_synth_generate(&p, &img, &t, &err), BQ_OK);
+        bq_analysis_opts_init(&o);
+        memset(&a, 0, sizeof a);
+        assert_int_equal(bq_analyze_image(img, &o, &a, &err), BQ_OK);
+        bq_eval_add(ev, &a, &t);
+        bq_analysis_fini(&a);
+        bq_synth_truth_fini(&t);
+        bq_image_destroy(img);
+    }
+}
+
+static void
+report(const char *name, struct bq_eval *ev, double *med, double *p90)
+{
+    *med = bq_test_quantile(ev->err, ev->nerr, 0.5);
+    *p90 = bq_test_quantile(ev->err, ev->nerr, 0.9);
+    printf("%s: lanes %zu/%zu, bands %zu/%zu, saturated flagged %zu/%zu, "
+           "volume error median %.2f %%, 90th %.2f %%\n",
+           name, ev->lanes_found, ev->lanes, ev->bands_found, ev->bands,
+           ev->sat_flagged, ev->sat_bands, 100 * *med, 100 * *p90);
+}
+
+/* Clean blots (noise only), 8 to 18 lanes, volumes over two decades:
+ * volumes within the issue's targets. Known defect (closing note): the
+ * weakest edge lane of seed 2 (all three bands near 1 % of the range) is
+ * missed, so one lane and its three bands may be missing out of 78/234. */
+static void
+test_clean(void **state)
+{
+    static struct bq_eval ev;
+    double med, p90;
+    (void)state;
+    sweep(CLEAN, 6, &ev);
+    report("clean", &ev, &med, &p90);
+    assert_true(ev.lanes_found + 1 >= ev.lanes);
+    assert_true(ev.bands_found + 3 >= ev.bands);
+    assert_true(med <= 0.02);  /* target 3 % */
+    assert_true(p90 <= 0.05);  /* target 8 % */
+}
+
+/* Every artefact but doublets: rotation, smile, strips, frame, blotches,
+ * gradient, hot pixels, empty lanes, ladder, saturation. Measured at
+ * writing: lanes 281/321, bands 828/880, median 0.64 %, 90th 4.85 %. */
+static void
+test_random_no_doublets(void **state)
+{
+    static struct bq_eval ev;
+    double med, p90;
+    (void)state;
+    sweep(RANDOM_NO_DOUBLETS, 16, &ev);
+    report("random, no doublets", &ev, &med, &p90);
+    assert_true(ev.lanes_found >= 0.85 * (double)ev.lanes);
+    assert_true(ev.bands_found >= 0.92 * (double)ev.bands);
+    assert_int_equal(ev.sat_flagged, ev.sat_bands);
+    assert_true(med <= 0.03);  /* the target */
+    assert_true(p90 <= 0.08);  /* the target */
+}
+
+/* Everything including ERK-like doublets. Measured at writing: lanes
+ * 305/321, bands 1095/1150, median 1.26 %, 90th 25.2 %: unequal doublets
+ * without a valley are the known weakness (README, closing note). */
+static void
+test_random_all(void **state)
+{
+    static struct bq_eval ev;
+    double med, p90;
+    (void)state;
+    sweep(RANDOM_ALL, 16, &ev);
+    report("random, all artefacts", &ev, &med, &p90);
+    assert_true(ev.lanes_found >= 0.90 * (double)ev.lanes);
+    assert_true(ev.bands_found >= 0.92 * (double)ev.bands);
+    assert_true(med <= 0.03);
+    assert_true(p90 <= 0.30);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_random_no_doublets),
+        cmocka_unit_test(test_random_all),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
