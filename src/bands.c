@@ -290,7 +290,11 @@ bq_profile_peaks(const double *p, size_t n, double noise,
             continue;
         {
             double ar1 = fabs(p6[0]) * p6[2], ar2 = fabs(p6[3]) * p6[5];
-            if (!(ar1 > 0 && ar2 > 0) || p6[1] > p6[4])
+            /* a fit that wandered off (centres outside the pair's rows,
+             * or parts wider than the region) is not a split */
+            if (!(ar1 > 0 && ar2 > 0) || p6[1] > p6[4] || p6[1] < x0 ||
+                p6[4] > x1 || p6[2] > x1 - x0 || p6[5] > x1 - x0 ||
+                p6[0] <= 0 || p6[3] <= 0)
                 continue;
             a->frac = ar1 / (ar1 + ar2);
             b->frac = ar2 / (ar1 + ar2);
@@ -346,6 +350,13 @@ bq_profile_peaks(const double *p, size_t n, double noise,
         a->split = out[j + 1].split = 1;
         j++;
     }
+    /* Top to bottom, whatever the fits did. */
+    for (size_t j = 1; j < nout; j++)
+        for (size_t i = j; i > 0 && out[i - 1].y > out[i].y; i--) {
+            struct bq_band t = out[i];
+            out[i] = out[i - 1];
+            out[i - 1] = t;
+        }
     /* Display boxes of split pairs meet where the two parts cross. */
     for (size_t j = 0; j + 1 < nout; j++)
         if (out[j].split && out[j + 1].split &&

@@ -1,0 +1,193 @@
+/* The blotquant command: exit codes, output files, error messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#define BQ BQ_BINARY_DIR "/blotquant"
+#define GEN BQ_BINARY_DIR "/blotgen"
+
+static char dir[1024];
+
+/* Runs CMD with stderr captured into DIR/err.txt; returns the exit code. */
+static int
+run(const char *cmd)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "%s 2>'%s/err.txt' >'%s/out.txt'", cmd, dir,
+             dir);
+    return bq_test_run(full);
+}
+
+/* Returns 1 if DIR/NAME contains TEXT. */
+static int
+contains(const char *name, const char *text)
+{
+    char path[1200], buf[65536];
+    FILE *f;
+    size_t n;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return strstr(buf, text) != NULL;
+}
+
+static int
+setup(void **state)
+{
+    char cmd[2048];
+    (void)state;
+    snprintf(dir, sizeof dir, "%s", bq_test_tmpdir("cli"));
+    snprintf(cmd, sizeof cmd, GEN " -o '%s/blot.tif' --lanes 6 --seed 3", dir);
+    return bq_test_run(cmd) == 0 ? 0 : -1;
+}
+
+static void
+test_usage_errors_exit_2(void **state)
+{
+    (void)state;
+    assert_int_equal(run(BQ), 2);
+    assert_int_equal(run(BQ " frobnicate"), 2);
+    assert_true(contains("err.txt", "unknown command"));
+    assert_int_equal(run(BQ " quantify"), 2);
+    assert_int_equal(run(BQ " quantify x.tif"), 2); /* no -o */
+    assert_true(contains("err.txt", "-o DIR"));
+    assert_int_equal(run(BQ " quantify x.tif -o d --lanes zero"), 2);
+    assert_true(contains("err.txt", "--lanes"));
+    assert_int_equal(run(BQ " quantify x.tif -o d --background blur"), 2);
+    assert_int_equal(run(BQ " quantify x.tif -o d --bogus"), 2);
+}
+
+static void
+test_help_on_stdout(void **state)
+{
+    (void)state;
+    assert_int_equal(run(BQ " --help"), 0);
+    assert_true(contains("out.txt", "quantify"));
+    assert_int_equal(run(BQ " quantify --help"), 0);
+    assert_true(contains("out.txt", "--background"));
+    assert_int_equal(run(BQ " version"), 0);
+    assert_true(contains("out.txt", "blotquant 0."));
+}
+
+/* The output contract of DESIGN.md: columns present, one row per band. */
+static void
+test_quantify_writes_contract(void **state)
+{
+    char cmd[2048], path[1200];
+    FILE *f;
+    char header[1024];
+    int rows = 0;
+    (void)state;
+    snprintf(cmd, sizeof cmd, BQ " quantify '%s/blot.tif' -o '%s/out'", dir,
+             dir);
+    assert_int_equal(run(cmd), 0);
+    snprintf(path, sizeof path, "%s/out/blot.bands.csv", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(header, sizeof header, f));
+    assert_true(strncmp(header, "lane,lane_x,lane_width,band,band_y,volume,"
+                                "saturated", 47) == 0);
+    while (fgets(header, sizeof header, f))
+        rows++;
+    fclose(f);
+    assert_int_equal(rows, 12); /* 6 lanes x 2 rows */
+    snprintf(path, sizeof path, "%s/out/blot.lanes.csv", dir);
+    assert_true(bq_test_exists(path));
+    snprintf(path, sizeof path, "%s/out/blot.log.txt", dir);
+    assert_true(bq_test_exists(path));
+}
+
+/* A bad file among good ones: exit 1, the good one is still written, the
+ * message names the bad file. */
+static void
+test_bad_input_named_and_others_kept(void **state)
+{
+    char cmd[2048], path[1200];
+    FILE *f;
+    (void)state;
+    snprintf(path, sizeof path, "%s/notes.tif", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("these are my notes, not an image\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             BQ " quantify '%s/notes.tif' '%s/missing.tif' '%s/blot.tif' "
+                "-o '%s/mixed'",
+             dir, dir, dir, dir);
+    assert_int_equal(run(cmd), 1);
+    assert_true(contains("err.txt", "notes.tif"));
+    assert_true(contains("err.txt", "missing.tif"));
+    snprintf(path, sizeof path, "%s/mixed/blot.bands.csv", dir);
+    assert_true(bq_test_exists(path));
+    snprintf(path, sizeof path, "%s/mixed/notes.bands.csv", dir);
+    assert_false(bq_test_exists(path));
+}
+
+static void
+test_output_not_a_folder(void **state)
+{
+    char cmd[2048];
+    (void)state;
+    snprintf(cmd, sizeof cmd, BQ " quantify '%s/blot.tif' -o '%s/blot.tif'",
+             dir, dir);
+    assert_int_equal(run(cmd), 1);
+    assert_true(contains("err.txt", "output folder"));
+}
+
+/* --layout with --background none: volumes are plain pixel sums, and a
+ * broken layout file names its line. */
+static void
+test_layout_file(void **state)
+{
+    char cmd[2048], path[1200];
+    FILE *f;
+    (void)state;
+    snprintf(path, sizeof path, "%s/bad.csv", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("lane,band,x,y,width,height\n1,1,10,10,20,twenty\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             BQ " quantify '%s/blot.tif' -o '%s/lay' --layout '%s'", dir,
+             dir, path);
+    assert_int_equal(run(cmd), 1);
+    assert_true(contains("err.txt", "line 2"));
+    snprintf(path, sizeof path, "%s/good.csv", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("lane,band,x,y,width,height\n1,1,100,100,50,40\n2,,300,50,60,600\n",
+          f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             BQ " quantify '%s/blot.tif' -o '%s/lay' --layout '%s' "
+                "--background none --polarity light-bands",
+             dir, dir, path);
+    assert_int_equal(run(cmd), 0);
+    assert_true(contains("lay/blot.log.txt", "good.csv"));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usage_errors_exit_2),
+        cmocka_unit_test(test_help_on_stdout),
+        cmocka_unit_test(test_quantify_writes_contract),
+        cmocka_unit_test(test_bad_input_named_and_others_kept),
+        cmocka_unit_test(test_output_not_a_folder),
+        cmocka_unit_test(test_layout_file),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}

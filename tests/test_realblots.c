@@ -1,0 +1,112 @@
+/* Real scans nobody here made (../shared/real-blots, never copied into the
+ * project): every one runs through `quantify` without error, and the two
+ * exposures of one gel agree. Skips cleanly when the folder is absent. */
+#include <dirent.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "blotquant/analysis.h"
+#include "testutil.h"
+
+static int
+has_suffix(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static void
+test_every_scan_runs(void **state)
+{
+    DIR *d = opendir(BQ_REAL_BLOTS);
+    struct dirent *e;
+    const char *out;
+    int n = 0;
+    (void)state;
+    if (!d)
+        skip();
+    out = bq_test_tmpdir("realblots");
+    assert_non_null(out);
+    while ((e = readdir(d))) {
+        char cmd[4096];
+        int rc;
+        if (!has_suffix(e->d_name, ".tif") && !has_suffix(e->d_name, ".png"))
+            continue;
+        snprintf(cmd, sizeof cmd,
+                 BQ_BINARY_DIR "/blotquant quantify -q '" BQ_REAL_BLOTS
+                               "/%s' -o '%s'",
+                 e->d_name, out);
+        rc = bq_test_run(cmd);
+        printf("%s: exit %d\n", e->d_name, rc);
+        assert_int_equal(rc, 0);
+        n++;
+    }
+    closedir(d);
+    assert_true(n >= 10);
+}
+
+/* The same gel imaged twice (LM_1 and LM_5); the source notes say the
+ * pixel-wise signal ratio LM_5/LM_1 is 0.49-0.51 above background. Bands
+ * matched by lane and position (within 3 px) must show that ratio: median
+ * of the stronger half within 0.45..0.56. */
+static void
+test_two_exposures_agree(void **state)
+{
+    struct bq_analysis a1, a5;
+    struct bq_error err = {BQ_OK, ""};
+    double r[512];
+    size_t n = 0;
+    double vmax = 0;
+    (void)state;
+    if (!bq_test_exists(BQ_REAL_BLOTS "/gellanesfit_dnagel_LM_1_top_16bit.tif"))
+        skip();
+    assert_int_equal(bq_analyze_file(BQ_REAL_BLOTS
+                                     "/gellanesfit_dnagel_LM_1_top_16bit.tif",
+                                     NULL, &a1, &err),
+                     BQ_OK);
+    assert_int_equal(bq_analyze_file(BQ_REAL_BLOTS
+                                     "/gellanesfit_dnagel_LM_5_top_16bit.tif",
+                                     NULL, &a5, &err),
+                     BQ_OK);
+    for (size_t i = 0; i < a1.bands.n; i++)
+        vmax = fmax(vmax, a1.bands.b[i].volume);
+    for (size_t i = 0; i < a1.bands.n; i++) {
+        const struct bq_band *b = &a1.bands.b[i];
+        if (b->volume < 0.1 * vmax || b->sat_px)
+            continue;
+        for (size_t j = 0; j < a5.bands.n && n < 512; j++) {
+            const struct bq_band *c = &a5.bands.b[j];
+            if (fabs(c->ox - b->ox) < 20 && fabs(c->oy - b->oy) < 3) {
+                r[n++] = c->volume / b->volume;
+                break;
+            }
+        }
+    }
+    printf("LM_5/LM_1: %zu strong bands matched, median ratio %.3f, "
+           "quartiles %.3f..%.3f\n",
+           n, bq_test_quantile(r, n, 0.5), bq_test_quantile(r, n, 0.25),
+           bq_test_quantile(r, n, 0.75));
+    assert_true(n >= 8);
+    assert_true(bq_test_quantile(r, n, 0.5) > 0.45);
+    assert_true(bq_test_quantile(r, n, 0.5) < 0.56);
+    bq_analysis_fini(&a1);
+    bq_analysis_fini(&a5);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_scan_runs),
+        cmocka_unit_test(test_two_exposures_agree),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
