@@ -11,6 +11,7 @@
 
 static int cmd_quantify(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
+static int cmd_info(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const struct command {
@@ -19,6 +20,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"quantify", cmd_quantify, "measure the bands of one or more scans"},
+    {"info", cmd_info, "read scans and describe them (size, depth, pages)"},
     {"help", cmd_help, "show this help, or a command's: help quantify"},
     {"version", cmd_version, "print the version"},
 };
@@ -220,6 +222,43 @@ cmd_quantify(int argc, char **argv)
         }
         bq_analysis_fini(&a);
     }
+    return failed ? 1 : 0;
+}
+
+/* ---- info ------------------------------------------------------------- */
+
+static int
+cmd_info(int argc, char **argv)
+{
+    int failed = 0, n = 0;
+
+    for (int i = 1; i < argc; i++) {
+        struct bq_load_opts o;
+        struct bq_load_info li;
+        struct bq_image *img = NULL;
+        struct bq_error err = {BQ_OK, ""};
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: blotquant info IMAGE...\n\nReads each scan "
+                   "completely and prints its size, bit depth, format,\n"
+                   "compression, pages and saturation level.\n");
+            return 0;
+        }
+        n++;
+        bq_load_opts_init(&o);
+        if (bq_image_load(argv[i], &o, &img, &li, &err) != BQ_OK) {
+            fprintf(stderr, "blotquant: %s\n", err.msg);
+            failed++;
+            continue;
+        }
+        printf("%s: %zux%zu, %d-bit %s, %s compression, %u page%s, %u "
+               "sample%s per pixel, saturation at %g\n",
+               argv[i], img->width, img->height, img->bit_depth, li.format,
+               li.compression, li.pages, li.pages == 1 ? "" : "s",
+               li.samples, li.samples == 1 ? "" : "s", (double)img->max_code);
+        bq_image_destroy(img);
+    }
+    if (n == 0)
+        return bq_cli_usage("info needs at least one image file");
     return failed ? 1 : 0;
 }
 

@@ -1,0 +1,59 @@
+#!/bin/sh
+# Benchmark of `blotquant quantify` on generated 16-bit scans (public tools
+# only: GNU time). Prints, per size, the median wall time and peak memory of
+# the whole process over RUNS runs, and the same for reading the TIFF alone
+# (`blotquant info`), and the ratio between the two. If ImageJ (Debian
+# package imagej) is installed, its rolling-ball subtraction is timed on the
+# same file as a peer.
+#   usage: tools/bench.sh [RUNS]      (default 7; run from a build in build/)
+set -e
+cd "$(dirname "$0")/.."
+RUNS=${1:-7}
+BIN=build/blotquant
+GEN=build/blotgen
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# median of the numbers on stdin
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# time_cmd OUT CMD...: RUNS runs (after one warm-up), appends "seconds kb"
+# lines: wall time from the clock in nanoseconds around the whole process,
+# peak resident memory from GNU time.
+time_cmd() {
+    out=$1; shift
+    "$@" >/dev/null 2>&1 || true
+    i=0
+    while [ $i -lt "$RUNS" ]; do
+        t0=$(date +%s%N)
+        /usr/bin/time -f "%M" -o "$TMP/t" "$@" >/dev/null 2>&1
+        t1=$(date +%s%N)
+        echo "$(echo "($t1 - $t0) / 1000000000" | bc -l) $(cat "$TMP/t")" >>"$out"
+        i=$((i + 1))
+    done
+}
+
+printf '%-11s %-22s %10s %10s\n' size command "median ms" "peak MB"
+for size in 2048x1536 4096x3072; do
+    w=${size%x*}; h=${size#*x}
+    "$GEN" --random --seed 7 --width "$w" --height "$h" -o "$TMP/scan.tif" >/dev/null
+    : >"$TMP/q"; : >"$TMP/r"
+    time_cmd "$TMP/q" "$BIN" quantify -q "$TMP/scan.tif" -o "$TMP/out"
+    time_cmd "$TMP/r" "$BIN" info "$TMP/scan.tif"
+    qm=$(cut -d' ' -f1 "$TMP/q" | median); qk=$(cut -d' ' -f2 "$TMP/q" | median)
+    rm_=$(cut -d' ' -f1 "$TMP/r" | median); rk=$(cut -d' ' -f2 "$TMP/r" | median)
+    printf '%-11s %-22s %10.0f %10.0f\n' "$size" "quantify" "$(echo "$qm*1000" | bc -l)" "$(echo "$qk/1024" | bc -l)"
+    printf '%-11s %-22s %10.0f %10.0f\n' "$size" "read TIFF only (info)" "$(echo "$rm_*1000" | bc -l)" "$(echo "$rk/1024" | bc -l)"
+    printf '%-11s %-22s %10.1f\n' "$size" "ratio quantify/read" "$(echo "$qm/$rm_" | bc -l)"
+    grep time "$TMP/out/scan.log.txt" | sed "s/^/$size   stages of the last run: /"
+    if command -v imagej >/dev/null 2>&1; then
+        cat >"$TMP/rb.ijm" <<MACRO
+open("$TMP/scan.tif");
+run("Subtract Background...", "rolling=50");
+MACRO
+        : >"$TMP/ij"
+        time_cmd "$TMP/ij" imagej -b "$TMP/rb.ijm"
+        im=$(cut -d' ' -f1 "$TMP/ij" | median)
+        printf '%-11s %-22s %10.0f   (ratio ImageJ/blotquant %.1f)\n' "$size" "ImageJ rolling ball" "$(echo "$im*1000" | bc -l)" "$(echo "$im/$qm" | bc -l)"
+    fi
+done
