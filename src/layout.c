@@ -41,6 +41,7 @@ struct seg {
     double pitch;         /* lane pitch found in this segment (0 = none) */
     size_t nl;            /* lanes found */
     double *lx;           /* lane centres (owned, nl) */
+    double lw;            /* median lane width, px */
     size_t strip;         /* strip it was merged into */
 };
 
@@ -486,6 +487,24 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         segs[k].nl = lf->n;
         for (size_t i = 0; i < lf->n; i++)
             segs[k].lx[i] = lf->x[i];
+        if (lf->n) {
+            double wt[256];
+            memcpy(wt, lf->w, lf->n * sizeof *wt);
+            segs[k].lw = bq_select_d(wt, lf->n, 0.5);
+        }
+    }
+    {
+        /* A run whose lanes are all thin ridges (the edge of a masked
+         * frame, a crease) is no anchor: lanes must be at least 30 % as
+         * wide as those of the run with the most lanes. */
+        size_t kbest = 0;
+        for (size_t k = 1; k < nseg; k++)
+            if (segs[k].nl > segs[kbest].nl)
+                kbest = k;
+        for (size_t k = 0; k < nseg; k++)
+            if (segs[k].nl >= ANCHOR_LANES &&
+                segs[k].lw < 0.3 * segs[kbest].lw)
+                segs[k].nl = 1;
     }
     {
         /* Runs with ANCHOR_LANES or more lanes anchor the strips: consecutive

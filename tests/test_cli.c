@@ -178,6 +178,32 @@ test_layout_file(void **state)
     assert_true(contains("lay/blot.log.txt", "good.csv"));
 }
 
+/* The README's first command: the bundled sample has 18 lanes in one
+ * strip (samples/blot.truth.csv). */
+static void
+test_sample_layout(void **state)
+{
+    char cmd[2048], path[1200], line[512];
+    FILE *f;
+    int rows = 0, strip2 = 0;
+    (void)state;
+    snprintf(cmd, sizeof cmd,
+             BQ " quantify '" BQ_SOURCE_DIR "/samples/blot.tif' -o '%s/sample'",
+             dir);
+    assert_int_equal(run(cmd), 0);
+    snprintf(path, sizeof path, "%s/sample/blot.lanes.csv", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof line, f));
+    while (fgets(line, sizeof line, f)) {
+        rows++;
+        strip2 += line[0] != '1';
+    }
+    fclose(f);
+    assert_int_equal(rows, 18);
+    assert_int_equal(strip2, 0);
+}
+
 int
 main(void)
 {
@@ -188,6 +214,7 @@ main(void)
         cmocka_unit_test(test_bad_input_named_and_others_kept),
         cmocka_unit_test(test_output_not_a_folder),
         cmocka_unit_test(test_layout_file),
+        cmocka_unit_test(test_sample_layout),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

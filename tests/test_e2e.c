@@ -91,7 +91,7 @@ test_clean(void **state)
 
 /* Every artefact but doublets: rotation, smile, strips, frame, blotches,
  * gradient, hot pixels, empty lanes, ladder, saturation. Measured at
- * writing: lanes 281/321, bands 828/880, median 0.64 %, 90th 4.85 %. */
+ * writing: lanes 297/321, bands 828/880, median 0.66 %, 90th 4.95 %. */
 static void
 test_random_no_doublets(void **state)
 {
@@ -100,7 +100,7 @@ test_random_no_doublets(void **state)
     (void)state;
     sweep(RANDOM_NO_DOUBLETS, 16, &ev);
     report("random, no doublets", &ev, &med, &p90);
-    assert_true(ev.lanes_found >= 0.85 * (double)ev.lanes);
+    assert_true(ev.lanes_found >= 0.88 * (double)ev.lanes);
     assert_true(ev.bands_found >= 0.92 * (double)ev.bands);
     assert_int_equal(ev.sat_flagged, ev.sat_bands);
     assert_true(med <= 0.03);  /* the target */
@@ -108,7 +108,7 @@ test_random_no_doublets(void **state)
 }
 
 /* Everything including ERK-like doublets. Measured at writing: lanes
- * 305/321, bands 1095/1150, median 1.26 %, 90th 25.2 %: unequal doublets
+ * 305/321, bands 1091/1150, median 1.24 %, 90th 26.1 %: unequal doublets
  * without a valley are the known weakness (README, closing note). */
 static void
 test_random_all(void **state)
