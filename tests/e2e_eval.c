@@ -125,3 +125,27 @@ bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
     }
     free(g);
 }
+
+enum bq_status
+bq_eval_scan(struct bq_eval *ev, const struct bq_synth_params *p,
+             struct bq_analysis *a, struct bq_error *err)
+{
+    struct bq_synth_truth t;
+    struct bq_image *img = NULL;
+    struct bq_analysis local, *res = a ? a : &local;
+    struct bq_analysis_opts o;
+    enum bq_status st;
+
+    memset(res, 0, sizeof *res);
+    st = bq_synth_generate(p, &img, &t, err);
+    if (st != BQ_OK)
+        return st;
+    bq_analysis_opts_init(&o);
+    st = bq_analyze_image(img, &o, res, err);
+    bq_eval_add(ev, res, &t);
+    if (!a)
+        bq_analysis_fini(res);
+    bq_synth_truth_fini(&t);
+    bq_image_destroy(img);
+    return st;
+}

@@ -23,4 +23,12 @@ struct bq_eval {
 void bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
                  const struct bq_synth_truth *t);
 
+/* Generates the blot P describes, analyses it with default options and
+ * adds the scores to EV. If A is not NULL the analysis is left in it
+ * (caller: bq_analysis_fini), else it is freed. Returns BQ_OK or the first
+ * error (with ERR filled). */
+enum bq_status bq_eval_scan(struct bq_eval *ev,
+                            const struct bq_synth_params *p,
+                            struct bq_analysis *a, struct bq_error *err);
+
 #endif

@@ -25,10 +25,6 @@ sweep(enum set which, int seeds, struct bq_eval *ev)
     memset(ev, 0, sizeof *ev);
     for (int s = 1; s <= seeds; s++) {
         struct bq_synth_params p;
-        struct bq_synth_truth t;
-        struct bq_image *img = NULL;
-        struct bq_analysis a;
-        struct bq_analysis_opts o;
         struct bq_error err = {BQ_OK, ""};
 
         bq_synth_params_init(&p);
@@ -49,14 +45,7 @@ sweep(enum set which, int seeds, struct bq_eval *ev)
             if (which == RANDOM_NO_DOUBLETS)
                 p.doublets = 0;
         }
-        assert_int_equal(bq_synth_generate(&p, &img, &t, &err), BQ_OK);
-        bq_analysis_opts_init(&o);
-        memset(&a, 0, sizeof a);
-        assert_int_equal(bq_analyze_image(img, &o, &a, &err), BQ_OK);
-        bq_eval_add(ev, &a, &t);
-        bq_analysis_fini(&a);
-        bq_synth_truth_fini(&t);
-        bq_image_destroy(img);
+        assert_int_equal(bq_eval_scan(ev, &p, NULL, &err), BQ_OK);
     }
 }
 

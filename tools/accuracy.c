@@ -30,10 +30,7 @@ main(int argc, char **argv)
             nodbl |= !strcmp(argv[i], "--no-doublets");
     for (int s = 1; s <= seeds; s++) {
         struct bq_synth_params p;
-        struct bq_synth_truth t;
-        struct bq_image *img = NULL;
         struct bq_analysis a;
-        struct bq_analysis_opts o;
         struct bq_error err = {BQ_OK, ""};
         size_t l0 = ev.lanes_found, b0 = ev.bands_found, nb0 = ev.bands,
                nl0 = ev.lanes;
@@ -46,15 +43,8 @@ main(int argc, char **argv)
         bq_synth_params_randomize(&p, (uint64_t)s);
         if (nodbl)
             p.doublets = 0;
-        if (bq_synth_generate(&p, &img, &t, &err) != BQ_OK) {
-            fprintf(stderr, "seed %d: generate: %s\n", s, err.msg);
-            return 1;
-        }
-        bq_analysis_opts_init(&o);
-        memset(&a, 0, sizeof a);
-        if (bq_analyze_image(img, &o, &a, &err) != BQ_OK)
-            fprintf(stderr, "seed %d: analyze: %s\n", s, err.msg);
-        bq_eval_add(&ev, &a, &t);
+        if (bq_eval_scan(&ev, &p, &a, &err) != BQ_OK)
+            fprintf(stderr, "seed %d: %s\n", s, err.msg);
         if (verbose)
             printf("seed %2d: %d-bit %s strips %d lanes %2d rot %+.2f "
                    "(found %+.2f) frame %d | lanes %zu/%zu bands %zu/%zu\n",
@@ -63,8 +53,6 @@ main(int argc, char **argv)
                    ev.lanes_found - l0, ev.lanes - nl0, ev.bands_found - b0,
                    ev.bands - nb0);
         bq_analysis_fini(&a);
-        bq_synth_truth_fini(&t);
-        bq_image_destroy(img);
     }
     qsort(ev.err, ev.nerr, sizeof *ev.err, cmpd);
     printf("lanes found %zu/%zu, bands found %zu/%zu, saturated flagged "
