@@ -284,10 +284,9 @@ bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
                 st = err ? err->status : BQ_ERR_NOMEM;
                 goto out;
             }
-            rot->bit_depth = sig->bit_depth;
-            rot->max_code = sig->max_code;
             bq_image_rotate(sig, res->angle, rot);
-            sig = rot;
+            bq_image_destroy(rot);
+            rot = NULL;
         }
     }
     res->ms_background = now_ms() - t0;

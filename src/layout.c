@@ -495,15 +495,15 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
     }
     {
         /* A run whose lanes are all thin ridges (the edge of a masked
-         * frame, a crease) is no anchor: lanes must be at least 30 % as
-         * wide as those of the run with the most lanes. */
-        size_t kbest = 0;
-        for (size_t k = 1; k < nseg; k++)
-            if (segs[k].nl > segs[kbest].nl)
-                kbest = k;
+         * frame, a crease, interpolation residue) is no anchor: its lanes
+         * must be at least half as wide as those of the widest-laned run
+         * that could anchor. */
+        double ref = 0;
         for (size_t k = 0; k < nseg; k++)
-            if (segs[k].nl >= ANCHOR_LANES &&
-                segs[k].lw < 0.3 * segs[kbest].lw)
+            if (segs[k].nl >= ANCHOR_LANES && segs[k].lw > ref)
+                ref = segs[k].lw;
+        for (size_t k = 0; k < nseg; k++)
+            if (segs[k].nl >= ANCHOR_LANES && segs[k].lw < 0.5 * ref)
                 segs[k].nl = 1;
     }
     {

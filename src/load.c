@@ -3,7 +3,6 @@
  * hands over to load_tiff.c or load_png.c. Also holds the row converters
  * both readers use to turn decoded samples into float pixels. */
 #if defined(__linux__) && !defined(_DEFAULT_SOURCE)
-#define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
 #endif
 #include "load_internal.h"
 
@@ -229,27 +228,6 @@ bq_load_check_bytes(const char *path, uint64_t width, uint64_t height,
     return BQ_OK;
 }
 
-/* Asks the kernel to back the N bytes at P with 2 MB pages where it can.
- * Writing a freshly allocated image is dominated by page faults (about
- * 20 ms for a 12-megapixel float image on 4 KB pages, 4x the time to read
- * the file); huge pages cut that by half or more. Only a hint: results do
- * not depend on it, and it is a no-op where unsupported. */
-static void
-hint_huge_pages(void *p, size_t n)
-{
-#if defined(MADV_HUGEPAGE)
-    const uintptr_t huge = (uintptr_t)2 << 20, page = 4096;
-    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1);
-    uintptr_t b = ((uintptr_t)p + n) & ~(page - 1);
-
-    if (n >= 2 * huge && b > a)
-        (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)n;
-#endif
-}
-
 enum bq_status
 bq_load_new_image(const char *path, size_t width, size_t height,
                   struct bq_image **out, struct bq_error *err)
@@ -262,7 +240,8 @@ bq_load_new_image(const char *path, size_t width, size_t height,
     if (!img)
         return bq_error_set(err, e.status == BQ_OK ? BQ_ERR_NOMEM : e.status,
                             "%s: %s", path, e.msg);
-    hint_huge_pages(img->px, width * height * sizeof *img->px);
+    /* No MADV_HUGEPAGE hint: in VMs the first touch of huge pages was seen
+     * to cost 60-120 ms against ~30 ms for ordinary pages. */
     *out = img;
     return BQ_OK;
 }

@@ -447,69 +447,103 @@ bq_rotate_point(size_t width, size_t height, double angle_deg, double x,
     *oy = s * dx + c * dy + cy;
 }
 
-void
-bq_image_rotate(const struct bq_image *in, double angle_deg,
-                struct bq_image *out)
+/* X shear: OUT(x, y) = IN(x + a*(y - cy), y), linear interpolation with
+ * one weight per row (the loop vectorises); outside samples are 0. */
+static void
+shear_x(const struct bq_image *in, double a, struct bq_image *out)
 {
-    double t = angle_deg * BQ_PI / 180.0, c = cos(t), s = sin(t);
-    double cx = 0.5 * (double)(in->width - 1);
     double cy = 0.5 * (double)(in->height - 1);
-    double wmax = (double)in->width - 1, hmax = (double)in->height - 1;
-    size_t st = in->stride;
+    long w = (long)in->width;
 
-    for (size_t y = 0; y < out->height; y++) {
+    for (size_t y = 0; y < in->height; y++) {
+        const float *r = bq_row(in, y);
         float *o = bq_row(out, y);
-        double dy = (double)y - cy;
-        /* Source coordinates advance linearly along an output row:
-         * sx = sx0 + c*x, sy = sy0 + s*x. Solve for the x range whose
-         * source lies inside [0, w-1) x [0, h-1) so the inner loop needs
-         * no bounds checks. */
-        double sx0 = -c * cx - s * dy + cx, sy0 = -s * cx + c * dy + cy;
-        double lo = 0, hi = (double)out->width - 1;
-        size_t x0, x1;
-        /* c > 0 always (|angle| < 90) */
-        lo = fmax(lo, (0 - sx0) / c);
-        hi = fmin(hi, (wmax - 1e-6 - sx0) / c);
-        if (s > 1e-12) {
-            lo = fmax(lo, (0 - sy0) / s);
-            hi = fmin(hi, (hmax - 1e-6 - sy0) / s);
-        } else if (s < -1e-12) {
-            lo = fmax(lo, (hmax - 1e-6 - sy0) / s);
-            hi = fmin(hi, (0 - sy0) / s);
-        } else if (sy0 < 0 || sy0 >= hmax) {
-            lo = 1, hi = 0;
-        }
-        if (hi < lo) {
-            memset(o, 0, out->width * sizeof *o);
-            continue;
-        }
-        x0 = (size_t)ceil(lo);
-        x1 = (size_t)floor(hi) + 1;
-        if (x1 > out->width)
-            x1 = out->width;
-        for (size_t x = 0; x < x0 && x < out->width; x++)
+        double d = a * ((double)y - cy);
+        long k = (long)floor(d), x0, x1;
+        float f = (float)(d - (double)k), g = 1 - f;
+        /* o[x] = g*r[x+k] + f*r[x+k+1] where both indices are inside */
+        x0 = -k > 0 ? -k : 0;
+        x1 = w - 1 - k < w ? w - 1 - k : w;
+        if (x1 < x0)
+            x1 = x0;
+        for (long x = 0; x < x0 && x < w; x++)
             o[x] = 0;
-        for (size_t x = x1; x < out->width; x++)
+        for (long x = x0; x < x1; x++)
+            o[x] = g * r[x + k] + f * r[x + k + 1];
+        for (long x = x1; x < w; x++)
             o[x] = 0;
-        {
-            /* int conversions: float to unsigned 64-bit is slow on x86 */
-            int wl = (int)in->width - 1, hl = (int)in->height - 1;
-            float fxs = (float)(sx0 + c * (double)x0), fys = (float)(sy0 + s * (double)x0);
-            float fc = (float)c, fs = (float)s;
-            for (size_t x = x0; x < x1; x++) {
-                float fx0 = fxs + fc * (float)(x - x0);
-                float fy0 = fys + fs * (float)(x - x0);
-                int ix = (int)fx0, iy = (int)fy0;
-                float fx = fx0 - (float)ix, fy = fy0 - (float)iy;
-                const float *p;
-                if (ix >= wl)
-                    ix = wl - 1, fx = 1;
-                if (iy >= hl)
-                    iy = hl - 1, fy = 1;
-                p = in->px + (size_t)iy * st + (size_t)ix;
-                o[x] = (1 - fy) * ((1 - fx) * p[0] + fx * p[1]) +
-                       fy * ((1 - fx) * p[st] + fx * p[st + 1]);
+    }
+}
+
+/* Y shear: OUT(x, y) = IN(x, y + b*(x - cx)). The integer part of the
+ * shift depends on the column only and is constant over runs of columns;
+ * row by row, each run is a blend of two source rows (memory is walked in
+ * row order; the loop vectorises). */
+static void
+shear_y(const struct bq_image *in, double b, struct bq_image *out)
+{
+    double cx = 0.5 * (double)(in->width - 1);
+    long w = (long)in->width, h = (long)in->height, nrun = 0;
+    long *k = bq_alloc_array((size_t)w, sizeof *k);
+    long *rs = bq_alloc_array((size_t)w + 1, sizeof *rs);
+    float *f = bq_alloc_array((size_t)w, sizeof *f);
+
+    if (!k || !rs || !f) {
+        /* out of memory for three small arrays: leave the image unsheared
+         * rather than fail (the caller only loses deskew precision) */
+        for (long y = 0; y < h; y++)
+            memcpy(bq_row(out, (size_t)y), bq_row(in, (size_t)y),
+                   (size_t)w * sizeof(float));
+        goto out;
+    }
+    for (long x = 0; x < w; x++) {
+        double e = b * ((double)x - cx);
+        k[x] = (long)floor(e);
+        f[x] = (float)(e - (double)k[x]);
+        if (x == 0 || k[x] != k[x - 1])
+            rs[nrun++] = x;
+    }
+    rs[nrun] = w;
+    for (long y = 0; y < h; y++) {
+        float *o = bq_row(out, (size_t)y);
+        for (long r = 0; r < nrun; r++) {
+            long x0 = rs[r], x1 = rs[r + 1], ys = y + k[x0];
+            if (ys < 0 || ys + 1 >= h) {
+                for (long x = x0; x < x1; x++)
+                    o[x] = 0;
+                continue;
+            }
+            {
+                const float *r0 = bq_row(in, (size_t)ys);
+                const float *r1 = bq_row(in, (size_t)ys + 1);
+                for (long x = x0; x < x1; x++)
+                    o[x] = (1 - f[x]) * r0[x] + f[x] * r1[x];
             }
         }
     }
+out:
+    free(k);
+    free(rs);
+    free(f);
+}
+
+void
+bq_image_rotate(struct bq_image *img, double angle_deg, struct bq_image *tmp)
+{
+    double t = angle_deg * BQ_PI / 180.0;
+    double a = -tan(0.5 * t), b = sin(t);
+
+    /* Paeth: R(t) = X(a) Y(b) X(a) exactly, so OUT(q) = IN(R q) is three
+     * passes: t1 = IN o X(a), t2 = t1 o Y(b), OUT = t2 o X(a). Each pass
+     * is a 1-D linear interpolation, and shears keep areas, so band
+     * volumes are kept. */
+    float *swap;
+
+    shear_x(img, a, tmp);
+    shear_y(tmp, b, img);
+    shear_x(img, a, tmp);
+    /* the result is in TMP: exchange the pixel buffers (same size) */
+    swap = img->px;
+    img->px = tmp->px;
+    tmp->px = swap;
 }

@@ -58,11 +58,13 @@ void bq_thumb_fini(struct bq_thumb *t);
 double bq_rotation_estimate(const struct bq_image *sig,
                             const unsigned char *mask, double max_deg);
 
-/* Writes into OUT (same size as IN) the image IN rotated by -ANGLE_DEG about
- * its centre (bilinear; outside samples 0), i.e. undoes a rotation found by
- * bq_rotation_estimate. Maps a point of OUT back to IN with bq_rotate_point.*/
-void bq_image_rotate(const struct bq_image *in, double angle_deg,
-                     struct bq_image *out);
+/* Rotates IMG in place by -ANGLE_DEG about its centre, i.e. undoes a
+ * rotation found by bq_rotation_estimate: afterwards IMG(q) = old IMG(R q)
+ * with R the rotation bq_rotate_point applies (q centred). Three shears
+ * with linear interpolation (Paeth); outside samples are 0. TMP is scratch
+ * space of IMG's size. */
+void bq_image_rotate(struct bq_image *img, double angle_deg,
+                     struct bq_image *tmp);
 
 /* Maps (X, Y) of the rotation-corrected frame to the original image. */
 void bq_rotate_point(size_t width, size_t height, double angle_deg, double x,
