@@ -140,6 +140,39 @@ fit_two(const double *y, size_t x0, size_t n, double p[6])
     return fit_gauss(y, x0, n, 2, p) >= 0 ? 0 : -1;
 }
 
+/* Distance from M to where PS falls below LEVEL, walking DIR within
+ * [LO, HI), with linear interpolation; -1 if it never does. */
+static double
+reach(const double *ps, size_t lo, size_t hi, size_t m, int dir, double level)
+{
+    long k = (long)m;
+
+    while (k + dir >= (long)lo && k + dir < (long)hi) {
+        if (ps[k + dir] < level) {
+            double f = (ps[k] - level) / (ps[k] - ps[k + dir]);
+            return fabs((double)(k - (long)m)) + f;
+        }
+        k += dir;
+    }
+    return -1;
+}
+
+/* Returns 1 if the band peaking at M has a Gaussian's shape on both
+ * sides: the half-width at 20 % of the peak is sqrt(ln 5 / ln 1.25) =
+ * 2.686 times the half-width at 80 %. A flat top (doublet) lowers the
+ * ratio, a shoulder raises it; either way the costly fit is tried. */
+static int
+gaussian_shape(const double *ps, size_t lo, size_t hi, size_t m)
+{
+    for (int dir = -1; dir <= 1; dir += 2) {
+        double w80 = reach(ps, lo, hi, m, dir, 0.8 * ps[m]);
+        double w20 = reach(ps, lo, hi, m, dir, 0.2 * ps[m]);
+        if (w80 <= 0 || w20 <= 0 || fabs(w20 / w80 / 2.686 - 1) > 0.06)
+            return 0;
+    }
+    return 1;
+}
+
 /* ---- peaks in one profile --------------------------------------------- */
 
 struct peak {
@@ -317,6 +350,8 @@ bq_profile_peaks(const double *p, size_t n, double noise,
         m = (size_t)(a->y + 0.5);
         if (m < lo || m >= hi || ps[m] < 4 * thr)
             continue;
+        if (gaussian_shape(ps, lo, hi, m))
+            continue; /* a single Gaussian: no fit needed */
         p3[0] = ps[m], p3[1] = a->y, p3[2] = (a->bottom - a->top) / 6.0;
         c1 = fit_gauss(p, lo, hi - lo, 1, p3);
         dof = (double)(hi - lo) - 3;
