@@ -266,7 +266,10 @@ bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
     bq_background_subtract(img, &bg, &thumb, img);
     sig = img;
 
+    res->ms_background = now_ms() - t0;
+
     /* deskew: estimated on the thumbnail, applied to the signal */
+    t0 = now_ms();
     res->angle = 0;
     if (!boxes && opts->max_angle > 0) {
         tsig = bq_image_create(thumb.img->width, thumb.img->height, err);
@@ -289,7 +292,7 @@ bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
             rot = NULL;
         }
     }
-    res->ms_background = now_ms() - t0;
+    res->ms_deskew = now_ms() - t0;
 
     /* layout and bands */
     t0 = now_ms();

@@ -341,9 +341,23 @@ bq_background_subtract(const struct bq_image *img,
 {
     const struct bq_image *g = bg->grid;
     size_t w = img->width, tf = t->factor, tw = t->img->width;
-    size_t *ix = NULL;
+    size_t *ix = NULL, *tx = NULL;
     float *fx = NULL, *line = NULL;
 
+    /* thumbnail column of every image column: no division per pixel */
+    tx = bq_alloc_array(w, sizeof *tx);
+    if (!tx) {
+        for (size_t y = 0; y < img->height; y++)
+            for (size_t x = 0; x < w; x++)
+                bq_row(out, y)[x] =
+                    t->mask[(y / tf) * tw + x / tf]
+                        ? bq_row(img, y)[x] -
+                              bq_background_at(bg, (double)x, (double)y)
+                        : 0.0f;
+        return;
+    }
+    for (size_t x = 0; x < w; x++)
+        tx[x] = x / tf;
     if (g) {
         ix = bq_alloc_array(w, sizeof *ix);
         fx = bq_alloc_array(w, sizeof *fx);
@@ -386,17 +400,18 @@ bq_background_subtract(const struct bq_image *img,
                 float bv = g->width >= 2
                                ? line[i] + fx[x] * (line[i + 1] - line[i])
                                : line[0];
-                dst[x] = m[x / tf] ? src[x] - bv : 0.0f;
+                dst[x] = m[tx[x]] ? src[x] - bv : 0.0f;
             }
         } else {
             for (size_t x = 0; x < w; x++)
-                dst[x] = m[x / tf] ? src[x] : 0.0f;
+                dst[x] = m[tx[x]] ? src[x] : 0.0f;
         }
     }
 out:
     free(ix);
     free(fx);
     free(line);
+    free(tx);
 }
 
 void

@@ -37,7 +37,8 @@ struct bq_analysis {
     struct bq_layout layout;  /* strips and lanes, analysis frame */
     struct bq_bandset bands;  /* bands with measurements */
     struct bq_image *signal;  /* owned if keep_images, else NULL */
-    double ms_load, ms_prepare, ms_background, ms_layout, ms_bands; /* wall */
+    double ms_load, ms_prepare, ms_background, ms_deskew, ms_layout,
+        ms_bands;             /* wall time of each stage, ms */
 };
 
 void bq_analysis_opts_init(struct bq_analysis_opts *o);

@@ -236,8 +236,8 @@ bq_cli_write_log(FILE *f, const char *path, const struct bq_analysis *a,
     fprintf(f, "strips: %zu, lanes: %zu, bands: %zu, saturated: %zu, "
                "split doublets: %zu\n",
             a->layout.nstrips, a->layout.nlanes, a->bands.n, sat, split);
-    fprintf(f, "time (ms): load %.1f, prepare %.1f, background+deskew %.1f, "
-               "layout %.1f, bands %.1f\n",
-            a->ms_load, a->ms_prepare, a->ms_background, a->ms_layout,
-            a->ms_bands);
+    fprintf(f, "time (ms): load %.1f, prepare %.1f, background %.1f, deskew "
+               "%.1f, layout %.1f, bands %.1f\n",
+            a->ms_load, a->ms_prepare, a->ms_background, a->ms_deskew,
+            a->ms_layout, a->ms_bands);
 }
