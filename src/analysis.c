@@ -215,7 +215,7 @@ bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
     struct bq_prepare_opts popts;
     struct bq_thumb thumb = {0};
     struct bq_background bg = {0};
-    struct bq_image *sig = NULL, *rot = NULL, *tsig = NULL;
+    struct bq_image *sig = NULL, *tsig = NULL;
     unsigned char *satmask = NULL;
     struct bq_box *boxes = NULL;
     size_t nbox = 0;
@@ -282,14 +282,9 @@ bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
         if (fabs(res->angle) < 0.05)
             res->angle = 0;
         if (res->angle != 0) {
-            rot = bq_image_create(img->width, img->height, err);
-            if (!rot) {
-                st = err ? err->status : BQ_ERR_NOMEM;
+            st = bq_image_rotate(sig, res->angle, err);
+            if (st != BQ_OK)
                 goto out;
-            }
-            bq_image_rotate(sig, res->angle, rot);
-            bq_image_destroy(rot);
-            rot = NULL;
         }
     }
     res->ms_deskew = now_ms() - t0;
@@ -327,7 +322,6 @@ bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
 out:
     bq_thumb_fini(&thumb);
     bq_background_fini(&bg);
-    bq_image_destroy(rot);
     free(satmask);
     bq_image_destroy(tsig);
     free(boxes);

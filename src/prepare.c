@@ -455,21 +455,22 @@ bq_rotate_point(size_t width, size_t height, double angle_deg, double x,
     *oy = s * dx + c * dy + cy;
 }
 
-/* X shear: OUT(x, y) = IN(x + a*(y - cy), y), linear interpolation with
- * one weight per row (the loop vectorises); outside samples are 0. */
+/* X shear in place: IMG(x, y) <- IMG(x + a*(y - cy), y), linear
+ * interpolation with one weight per row (the loop vectorises), 0 where the
+ * source falls outside. ROW is scratch for one row. */
 static void
-shear_x(const struct bq_image *in, double a, struct bq_image *out)
+shear_x(struct bq_image *img, double a, float *row)
 {
-    double cy = 0.5 * (double)(in->height - 1);
-    long w = (long)in->width;
+    double cy = 0.5 * (double)(img->height - 1);
+    long w = (long)img->width;
 
-    for (size_t y = 0; y < in->height; y++) {
-        const float *r = bq_row(in, y);
-        float *o = bq_row(out, y);
+    for (size_t y = 0; y < img->height; y++) {
+        float *o = bq_row(img, y);
         double d = a * ((double)y - cy);
         long k = (long)floor(d), x0, x1;
         float f = (float)(d - (double)k), g = 1 - f;
-        /* o[x] = g*r[x+k] + f*r[x+k+1] where both indices are inside */
+        memcpy(row, o, (size_t)w * sizeof *row);
+        /* o[x] = g*row[x+k] + f*row[x+k+1] where both are inside */
         x0 = -k > 0 ? -k : 0;
         x1 = w - 1 - k < w ? w - 1 - k : w;
         if (x1 < x0)
@@ -477,33 +478,28 @@ shear_x(const struct bq_image *in, double a, struct bq_image *out)
         for (long x = 0; x < x0 && x < w; x++)
             o[x] = 0;
         for (long x = x0; x < x1; x++)
-            o[x] = g * r[x + k] + f * r[x + k + 1];
+            o[x] = g * row[x + k] + f * row[x + k + 1];
         for (long x = x1; x < w; x++)
             o[x] = 0;
     }
 }
 
-/* Y shear: OUT(x, y) = IN(x, y + b*(x - cx)). The integer part of the
- * shift depends on the column only and is constant over runs of columns;
- * row by row, each run is a blend of two source rows (memory is walked in
- * row order; the loop vectorises). */
+/* Y shear in place: IMG(x, y) <- IMG(x, y + b*(x - cx)). The integer part
+ * K of the shift is constant over runs of columns; each run is a blend of
+ * rows y+K and y+K+1. Runs with K >= 0 read rows below the one written, so
+ * rows are walked top down; runs with K < 0 bottom up. Memory is walked in
+ * row order either way. */
 static void
-shear_y(const struct bq_image *in, double b, struct bq_image *out)
+shear_y(struct bq_image *img, double b)
 {
-    double cx = 0.5 * (double)(in->width - 1);
-    long w = (long)in->width, h = (long)in->height, nrun = 0;
+    double cx = 0.5 * (double)(img->width - 1);
+    long w = (long)img->width, h = (long)img->height, nrun = 0;
     long *k = bq_alloc_array((size_t)w, sizeof *k);
     long *rs = bq_alloc_array((size_t)w + 1, sizeof *rs);
     float *f = bq_alloc_array((size_t)w, sizeof *f);
 
-    if (!k || !rs || !f) {
-        /* out of memory for three small arrays: leave the image unsheared
-         * rather than fail (the caller only loses deskew precision) */
-        for (long y = 0; y < h; y++)
-            memcpy(bq_row(out, (size_t)y), bq_row(in, (size_t)y),
-                   (size_t)w * sizeof(float));
-        goto out;
-    }
+    if (!k || !rs || !f)
+        goto out; /* leaves the image unsheared: deskew degrades only */
     for (long x = 0; x < w; x++) {
         double e = b * ((double)x - cx);
         k[x] = (long)floor(e);
@@ -512,20 +508,26 @@ shear_y(const struct bq_image *in, double b, struct bq_image *out)
             rs[nrun++] = x;
     }
     rs[nrun] = w;
-    for (long y = 0; y < h; y++) {
-        float *o = bq_row(out, (size_t)y);
-        for (long r = 0; r < nrun; r++) {
-            long x0 = rs[r], x1 = rs[r + 1], ys = y + k[x0];
-            if (ys < 0 || ys + 1 >= h) {
-                for (long x = x0; x < x1; x++)
-                    o[x] = 0;
-                continue;
-            }
-            {
-                const float *r0 = bq_row(in, (size_t)ys);
-                const float *r1 = bq_row(in, (size_t)ys + 1);
-                for (long x = x0; x < x1; x++)
-                    o[x] = (1 - f[x]) * r0[x] + f[x] * r1[x];
+    for (int pass = 0; pass < 2; pass++) {
+        /* pass 0: runs with K >= 0, top down; pass 1: K < 0, bottom up */
+        for (long i = 0; i < h; i++) {
+            long y = pass == 0 ? i : h - 1 - i;
+            float *o = bq_row(img, (size_t)y);
+            for (long r = 0; r < nrun; r++) {
+                long x0 = rs[r], x1 = rs[r + 1], ys = y + k[x0];
+                if ((k[x0] >= 0) != (pass == 0))
+                    continue;
+                if (ys < 0 || ys + 1 >= h) {
+                    for (long x = x0; x < x1; x++)
+                        o[x] = 0;
+                    continue;
+                }
+                {
+                    const float *r0 = bq_row(img, (size_t)ys);
+                    const float *r1 = bq_row(img, (size_t)ys + 1);
+                    for (long x = x0; x < x1; x++)
+                        o[x] = (1 - f[x]) * r0[x] + f[x] * r1[x];
+                }
             }
         }
     }
@@ -535,23 +537,22 @@ out:
     free(f);
 }
 
-void
-bq_image_rotate(struct bq_image *img, double angle_deg, struct bq_image *tmp)
+enum bq_status
+bq_image_rotate(struct bq_image *img, double angle_deg, struct bq_error *err)
 {
     double t = angle_deg * BQ_PI / 180.0;
     double a = -tan(0.5 * t), b = sin(t);
+    float *row = bq_alloc_array(img->width, sizeof *row);
 
-    /* Paeth: R(t) = X(a) Y(b) X(a) exactly, so OUT(q) = IN(R q) is three
-     * passes: t1 = IN o X(a), t2 = t1 o Y(b), OUT = t2 o X(a). Each pass
-     * is a 1-D linear interpolation, and shears keep areas, so band
-     * volumes are kept. */
-    float *swap;
-
-    shear_x(img, a, tmp);
-    shear_y(tmp, b, img);
-    shear_x(img, a, tmp);
-    /* the result is in TMP: exchange the pixel buffers (same size) */
-    swap = img->px;
-    img->px = tmp->px;
-    tmp->px = swap;
+    if (!row)
+        return bq_error_set(err, BQ_ERR_NOMEM, "deskew: out of memory");
+    /* Paeth: R(t) = X(a) Y(b) X(a) exactly, so NEW(q) = OLD(R q) is three
+     * passes: t1 = OLD o X(a), t2 = t1 o Y(b), NEW = t2 o X(a). Each pass
+     * is a 1-D linear interpolation done in place, and shears keep areas,
+     * so band volumes are kept. */
+    shear_x(img, a, row);
+    shear_y(img, b);
+    shear_x(img, a, row);
+    free(row);
+    return BQ_OK;
 }

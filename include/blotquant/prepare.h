@@ -61,10 +61,10 @@ double bq_rotation_estimate(const struct bq_image *sig,
 /* Rotates IMG in place by -ANGLE_DEG about its centre, i.e. undoes a
  * rotation found by bq_rotation_estimate: afterwards IMG(q) = old IMG(R q)
  * with R the rotation bq_rotate_point applies (q centred). Three shears
- * with linear interpolation (Paeth); outside samples are 0. TMP is scratch
- * space of IMG's size. */
-void bq_image_rotate(struct bq_image *img, double angle_deg,
-                     struct bq_image *tmp);
+ * with linear interpolation (Paeth), no image-sized scratch; outside
+ * samples are 0. Returns BQ_OK, or BQ_ERR_NOMEM (IMG untouched). */
+enum bq_status bq_image_rotate(struct bq_image *img, double angle_deg,
+                               struct bq_error *err);
 
 /* Maps (X, Y) of the rotation-corrected frame to the original image. */
 void bq_rotate_point(size_t width, size_t height, double angle_deg, double x,
