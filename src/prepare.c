@@ -69,83 +69,6 @@ thumb_make(const struct bq_image *img, size_t f, struct bq_error *err)
     return t;
 }
 
-/* Flood fill from the border pixels through pixels within TOL of LEVEL;
- * clears MASK where filled. Returns the number filled. */
-static size_t
-flood_border(const struct bq_image *t, unsigned char *mask, double level,
-             double tol)
-{
-    size_t w = t->width, h = t->height, n = w * h, sp = 0, filled = 0;
-    size_t *stack = bq_alloc_array(n, sizeof *stack);
-
-    if (!stack)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t x = i % w, y = i / w;
-        if ((x == 0 || y == 0 || x == w - 1 || y == h - 1) &&
-            fabs(bq_row(t, y)[x] - level) <= tol && mask[i]) {
-            mask[i] = 0;
-            stack[sp++] = i;
-            filled++;
-        }
-    }
-    while (sp) {
-        size_t i = stack[--sp], x = i % w, y = i / w, nbr[4];
-        int k = 0;
-        if (x > 0)
-            nbr[k++] = i - 1;
-        if (x + 1 < w)
-            nbr[k++] = i + 1;
-        if (y > 0)
-            nbr[k++] = i - w;
-        if (y + 1 < h)
-            nbr[k++] = i + w;
-        for (int j = 0; j < k; j++) {
-            size_t q = nbr[j];
-            if (mask[q] && fabs(bq_row(t, q / w)[q % w] - level) <= tol) {
-                mask[q] = 0;
-                stack[sp++] = q;
-                filled++;
-            }
-        }
-    }
-    free(stack);
-    return filled;
-}
-
-/* Second test for a surround that differs from the membrane only a little
- * (a dim membrane on a black imager bed): the border's own level and noise
- * (BORDER, NB values, median LF) define it; whatever is connected to the
- * border within 4 of its SDs is surround, provided the fill leaves the
- * middle of the image alone and covers 5 to 70 % of it (on a blot without
- * a surround the fill would run through the middle). Returns 1 if found,
- * with MASK set; else MASK is all membrane. */
-static int
-surround_by_tolerance(const struct bq_image *t, unsigned char *mask,
-                      float *border, size_t nb, double lf, double *frame_lv)
-{
-    size_t w = t->width, h = t->height, n = w * h, filled, mid = 0, midn = 0;
-    double sd;
-
-    for (size_t i = 0; i < nb; i++)
-        border[i] = fabsf(border[i] - (float)lf);
-    sd = bq_select_f(border, nb, 0.5) * 1.4826;
-    if (sd <= 0)
-        sd = 0.5;
-    filled = flood_border(t, mask, lf, 4 * sd);
-    for (size_t y = h * 2 / 5; y < h * 3 / 5; y++)
-        for (size_t x = w * 2 / 5; x < w * 3 / 5; x++) {
-            midn++;
-            mid += !mask[y * w + x];
-        }
-    if (filled < n / 20 || filled > n * 7 / 10 || mid * 10 > midn) {
-        memset(mask, 1, n);
-        return 0;
-    }
-    *frame_lv = lf;
-    return 1;
-}
-
 /* Finds a surround (frame, scanner bed, dark border) that differs strongly
  * from the membrane: the thumbnail's border pixels, if most of them lie far
  * from the central level on one side, are flood-filled inwards through all
@@ -181,10 +104,8 @@ membrane_find(const struct bq_image *t, unsigned char *mask, double *frame_lv,
     lf = bq_select_f(buf, nb, 0.5);
     /* The surround must stand out against the spread of the membrane
      * (bands, gradient) by a wide margin to count. */
-    if (fabs(lf - lc) < 3.0 * spread + 0.05 * fabs(lc) + 1e-6) {
-        found = surround_by_tolerance(t, mask, buf, nb, lf, frame_lv);
+    if (fabs(lf - lc) < 3.0 * spread + 0.05 * fabs(lc) + 1e-6)
         goto out;
-    }
     below = lf < lc;
     mid = 0.5 * (lf + lc);
     for (size_t i = 0; i < nb; i++)
