@@ -280,6 +280,8 @@ bq_profile_peaks(const double *p, size_t n, double noise,
             top = (double)vl;
         if (j + 1 < np && bot > (double)vr)
             bot = (double)vr;
+        memset(&out[nout], 0, sizeof out[nout]);
+        out[nout].row = -1;
         out[nout].y = (double)i;
         out[nout].top = top < 0 ? 0 : top;
         out[nout].bottom = bot > (double)n ? (double)n : bot;

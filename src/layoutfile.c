@@ -58,6 +58,7 @@ bq_layout_file_read(const char *path, struct bq_box **out, size_t *n,
     char line[1024];
     struct bq_box *boxes = NULL;
     size_t nb = 0, cap = 0, lineno = 0;
+    int seen = 0; /* a non-comment line was read: no header after it */
     enum bq_status st = BQ_OK;
 
     if (!f)
@@ -72,8 +73,8 @@ bq_layout_file_read(const char *path, struct bq_box **out, size_t *n,
         if (line[0] == '#' || line[strspn(line, " \t")] == '\0')
             continue;
         nf = split_csv(line, fld, 8);
-        if (lineno == 1 && !strcmp(fld[0], "lane"))
-            continue; /* header */
+        if (!seen++ && !strcmp(fld[0], "lane"))
+            continue; /* the header: the first line that is not a comment */
         if (nf != 6) {
             st = bq_error_set(err, BQ_ERR_FORMAT,
                               "%s line %zu: expected 6 fields "

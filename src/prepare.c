@@ -345,7 +345,7 @@ static double
 projection_score(const struct sigpx *sp, size_t n, double theta,
                  double *rows, double *cols, size_t nbins)
 {
-    double c = cos(theta), s = sin(theta), off = 0.5 * (double)nbins;
+    double c = cos(theta), s = sin(theta), off = floor(0.5 * (double)nbins);
     double score = 0;
 
     memset(rows, 0, nbins * sizeof *rows);
@@ -383,7 +383,11 @@ bq_rotation_estimate(const struct bq_image *sig, const unsigned char *mask,
     double *cols = bq_alloc_array(nbins, sizeof *cols);
     struct sigpx *sp = bq_alloc_array(w * h, sizeof *sp);
     double best = 0, step = 0.5, lo = -max_deg, hi = max_deg, floor_lv;
-    double cx = 0.5 * (double)(w - 1), cy = 0.5 * (double)(h - 1);
+    /* Whole-pixel centre: at 0 degrees every pixel then lands on a bin
+     * centre; a half-pixel centre (even sides) would split each pixel
+     * between two bins and blur exactly the projection that should be
+     * sharpest. The angle does not depend on the centre chosen. */
+    double cx = floor(0.5 * (double)(w - 1)), cy = floor(0.5 * (double)(h - 1));
 
     if (!rows || !cols || !sp || max_deg <= 0)
         goto out;
