@@ -111,6 +111,75 @@ envelope_grid(const struct bq_thumb *t, struct bq_image **gout, float **wout,
     return BQ_OK;
 }
 
+/* Least-squares plane a + b x + c y through the lower half of the
+ * membrane cells of G (weights W > 0): the lower half is background
+ * wherever bands cover less than half the membrane, so bands do not lift
+ * the plane. Writes a, b, c into P (0, 0, 0 if too few cells, or if the
+ * plane explains less than half of their variance). */
+static void
+plane_fit(const struct bq_image *g, const float *w, double p[3])
+{
+    size_t n = g->width * g->height, m = 0;
+    float *v = bq_alloc_array(n, sizeof *v);
+    double s[3][3] = {{0}}, r[3] = {0}, med, det;
+
+    p[0] = p[1] = p[2] = 0;
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (w[i] > 0.5f)
+            v[m++] = g->px[i];
+    if (m < 16) {
+        free(v);
+        return;
+    }
+    med = bq_select_f(v, m, 0.5);
+    free(v);
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)(i % g->width), y = (double)(i / g->width);
+        double f[3] = {1, x, y};
+        if (w[i] <= 0.5f || g->px[i] > med)
+            continue;
+        for (int a = 0; a < 3; a++) {
+            for (int b = 0; b < 3; b++)
+                s[a][b] += f[a] * f[b];
+            r[a] += f[a] * g->px[i];
+        }
+    }
+    /* 3x3 solve by Cramer's rule */
+    det = s[0][0] * (s[1][1] * s[2][2] - s[1][2] * s[2][1]) -
+          s[0][1] * (s[1][0] * s[2][2] - s[1][2] * s[2][0]) +
+          s[0][2] * (s[1][0] * s[2][1] - s[1][1] * s[2][0]);
+    if (fabs(det) < 1e-9)
+        return;
+    for (int k = 0; k < 3; k++) {
+        double t[3][3];
+        memcpy(t, s, sizeof t);
+        for (int a = 0; a < 3; a++)
+            t[a][k] = r[a];
+        p[k] = (t[0][0] * (t[1][1] * t[2][2] - t[1][2] * t[2][1]) -
+                t[0][1] * (t[1][0] * t[2][2] - t[1][2] * t[2][0]) +
+                t[0][2] * (t[1][0] * t[2][1] - t[1][1] * t[2][0])) /
+               det;
+    }
+    /* Only a plane that describes the background is used: it must explain
+     * at least half the variance of those cells (a step, such as a dark
+     * region beside a gel, is not a plane and is left to the envelope). */
+    {
+        double mean = r[0] / s[0][0], vc = 0, vr = 0;
+        for (size_t i = 0; i < n; i++) {
+            double x = (double)(i % g->width), y = (double)(i / g->width);
+            double gv = g->px[i], e = gv - (p[0] + p[1] * x + p[2] * y);
+            if (w[i] <= 0.5f || gv > med)
+                continue;
+            vc += (gv - mean) * (gv - mean);
+            vr += e * e;
+        }
+        if (!(vr < 0.5 * vc))
+            p[0] = p[1] = p[2] = 0;
+    }
+}
+
 /* Repeated smoothing of the data clipped to the current estimate: each
  * round lowers the estimate under bands (which stick out above it) and
  * leaves it on the background (which does not). Normalised convolution
@@ -124,7 +193,7 @@ fft_envelope(const struct bq_image *img, const struct bq_thumb *t,
     struct bq_smoother *sm = NULL;
     float *w = NULL, *ws = NULL, *c = NULL, *b = NULL;
     size_t factor = 1, n;
-    double sigma, noise;
+    double sigma, noise, plane[3];
     enum bq_status st;
 
     st = envelope_grid(t, &g, &w, &factor, err);
@@ -149,6 +218,15 @@ fft_envelope(const struct bq_image *img, const struct bq_thumb *t,
     for (size_t i = 0; i < n; i++)
         ws[i] = ws[i] > 1e-6f ? 1.0f / ws[i] : 0.0f;
     noise = bq_noise_sigma(g->px, g->stride, 0, 0, g->width, g->height);
+    /* The smoothing mirrors the grid at its edges, which folds a straight
+     * gradient into a ridge there, and the envelope would dig into it. A
+     * plane fitted to the background (below) is taken out first and put
+     * back at the end: the envelope then only follows what is not a
+     * plane. */
+    plane_fit(g, w, plane);
+    for (size_t i = 0; i < n; i++)
+        g->px[i] -= (float)(plane[0] + plane[1] * (double)(i % g->width) +
+                            plane[2] * (double)(i / g->width));
 
     for (size_t i = 0; i < n; i++)
         c[i] = g->px[i] * w[i];
@@ -174,6 +252,9 @@ fft_envelope(const struct bq_image *img, const struct bq_thumb *t,
         if (change < 0.01 * noise + 1e-9)
             break;
     }
+    for (size_t i = 0; i < n; i++)
+        b[i] += (float)(plane[0] + plane[1] * (double)(i % g->width) +
+                        plane[2] * (double)(i / g->width));
     memcpy(g->px, b, n * sizeof *b);
     bg->grid = g;
     g = NULL;

@@ -440,7 +440,6 @@ test_fft_envelope_band_volumes_near_bright_edge(void **state)
     struct bq_background bg;
 
     (void)state;
-    SKIP_KNOWN_BUG();
     scene_bands(&sc, 1, BROAD_CORNER, 0);
     img = scene_fft(&sc, 1, &thumb, &bg);
     for (size_t k = 0; k < sc.nb; k++)
@@ -487,7 +486,6 @@ test_fft_envelope_not_below_background_gradient_with_noise(void **state)
     double mean;
 
     (void)state;
-    SKIP_KNOWN_BUG();
     scene_bands(&sc, 1, BROAD_MID, 60.0);
     img = scene_fft(&sc, 7, &thumb, &bg);
     /* tolerance: one noise SD for the worst pixel, 0.25 SD on average */

@@ -80,7 +80,7 @@ test_clean(void **state)
 
 /* Every artefact but doublets: rotation, smile, strips, frame, blotches,
  * gradient, hot pixels, empty lanes, ladder, saturation. Measured at
- * writing: lanes 297/321, bands 828/880, median 0.66 %, 90th 4.95 %. */
+ * writing: lanes 302/321, bands 824/880, median 0.64 %, 90th 5.20 %. */
 static void
 test_random_no_doublets(void **state)
 {
@@ -97,7 +97,7 @@ test_random_no_doublets(void **state)
 }
 
 /* Everything including ERK-like doublets. Measured at writing: lanes
- * 305/321, bands 1091/1150, median 1.24 %, 90th 26.1 %: unequal doublets
+ * 315/321, bands 1110/1150, median 1.30 %, 90th 27.3 %: unequal doublets
  * without a valley are the known weakness (README, closing note). */
 static void
 test_random_all(void **state)
@@ -107,8 +107,8 @@ test_random_all(void **state)
     (void)state;
     sweep(RANDOM_ALL, 16, &ev);
     report("random, all artefacts", &ev, &med, &p90);
-    assert_true(ev.lanes_found >= 0.90 * (double)ev.lanes);
-    assert_true(ev.bands_found >= 0.92 * (double)ev.bands);
+    assert_true(ev.lanes_found >= 0.95 * (double)ev.lanes);
+    assert_true(ev.bands_found >= 0.94 * (double)ev.bands);
     assert_true(med <= 0.03);
     assert_true(p90 <= 0.30);
 }
