@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fft.h"
+#include "parallel.h"
 #include "util.h"
 
 void
@@ -415,37 +416,73 @@ bq_background_at(const struct bq_background *bg, double x, double y)
                          fx * bq_row(g, iy1)[ix1]));
 }
 
+struct subtract_ctx {
+    const struct bq_image *img;    /* input (may be OUT) */
+    const struct bq_background *bg;
+    const struct bq_thumb *t;
+    struct bq_image *out;
+    const size_t *ix, *tx;         /* grid column, thumb column per x */
+    const float *fx;               /* grid column weight per x */
+};
+
+/* Rows [Y0, Y1) of OUT = IMG - BG, 0 outside the membrane. */
+static void
+subtract_rows(void *arg, size_t y0, size_t y1)
+{
+    const struct subtract_ctx *c = arg;
+    const struct bq_image *g = c->bg->grid;
+    size_t w = c->img->width, tf = c->t->factor, tw = c->t->img->width;
+    float *line = g ? bq_alloc_array(g->width, sizeof *line) : NULL;
+
+    for (size_t y = y0; y < y1; y++) {
+        const float *src = bq_row(c->img, y);
+        const unsigned char *m = c->t->mask + (y / tf) * tw;
+        float *dst = bq_row(c->out, y);
+        if (g && line) {
+            double gy = bq_clampd((y + 0.5) / (double)c->bg->factor - 0.5, 0,
+                                  (double)g->height - 1);
+            size_t iy = (size_t)gy, iy1 = iy + 1 < g->height ? iy + 1 : iy;
+            float fy = (float)(gy - (double)iy);
+            const float *a = bq_row(g, iy), *b = bq_row(g, iy1);
+            for (size_t x = 0; x < g->width; x++)
+                line[x] = (1 - fy) * a[x] + fy * b[x];
+            for (size_t x = 0; x < w; x++) {
+                size_t i = c->ix[x];
+                float bv = g->width >= 2
+                               ? line[i] + c->fx[x] * (line[i + 1] - line[i])
+                               : line[0];
+                dst[x] = m[c->tx[x]] ? src[x] - bv : 0.0f;
+            }
+        } else if (g) {
+            /* out of memory for one grid row: the slow exact path */
+            for (size_t x = 0; x < w; x++)
+                dst[x] = m[c->tx[x]]
+                             ? src[x] - bq_background_at(c->bg, (double)x,
+                                                         (double)y)
+                             : 0.0f;
+        } else {
+            for (size_t x = 0; x < w; x++)
+                dst[x] = m[c->tx[x]] ? src[x] : 0.0f;
+        }
+    }
+    free(line);
+}
+
 void
 bq_background_subtract(const struct bq_image *img,
                        const struct bq_background *bg,
                        const struct bq_thumb *t, struct bq_image *out)
 {
     const struct bq_image *g = bg->grid;
-    size_t w = img->width, tf = t->factor, tw = t->img->width;
-    size_t *ix = NULL, *tx = NULL;
-    float *fx = NULL, *line = NULL;
+    size_t w = img->width, tf = t->factor;
+    size_t *ix = bq_calloc_array(w, sizeof *ix);
+    size_t *tx = bq_alloc_array(w, sizeof *tx);
+    float *fx = bq_calloc_array(w, sizeof *fx);
+    struct subtract_ctx c = {img, bg, t, out, ix, tx, fx};
 
-    /* thumbnail column of every image column: no division per pixel */
-    tx = bq_alloc_array(w, sizeof *tx);
-    if (!tx) {
-        for (size_t y = 0; y < img->height; y++)
-            for (size_t x = 0; x < w; x++)
-                bq_row(out, y)[x] =
-                    t->mask[(y / tf) * tw + x / tf]
-                        ? bq_row(img, y)[x] -
-                              bq_background_at(bg, (double)x, (double)y)
-                        : 0.0f;
-        return;
-    }
-    for (size_t x = 0; x < w; x++)
-        tx[x] = x / tf;
-    if (g) {
-        ix = bq_alloc_array(w, sizeof *ix);
-        fx = bq_alloc_array(w, sizeof *fx);
-        line = bq_alloc_array(g->width, sizeof *line);
-    }
-    if (g && (!ix || !fx || !line)) {
-        /* Out of memory for 3 small arrays: fall back to the slow path. */
+    if (!ix || !tx || !fx) {
+        /* out of memory for three small arrays: the slow exact path */
+        size_t tw = t->img->width;
         for (size_t y = 0; y < img->height; y++)
             for (size_t x = 0; x < w; x++)
                 bq_row(out, y)[x] =
@@ -455,8 +492,9 @@ bq_background_subtract(const struct bq_image *img,
                         : 0.0f;
         goto out;
     }
-    if (g)
-        for (size_t x = 0; x < w; x++) {
+    for (size_t x = 0; x < w; x++) {
+        tx[x] = x / tf; /* thumbnail column: no division per pixel */
+        if (g) {
             double gx = bq_clampd((x + 0.5) / (double)bg->factor - 0.5, 0,
                                   (double)g->width - 1);
             ix[x] = (size_t)gx;
@@ -464,35 +502,12 @@ bq_background_subtract(const struct bq_image *img,
                 ix[x] = g->width >= 2 ? g->width - 2 : 0;
             fx[x] = g->width >= 2 ? (float)(gx - (double)ix[x]) : 0.0f;
         }
-    for (size_t y = 0; y < img->height; y++) {
-        const float *src = bq_row(img, y);
-        const unsigned char *m = t->mask + (y / tf) * tw;
-        float *dst = bq_row(out, y);
-        if (g) {
-            double gy = bq_clampd((y + 0.5) / (double)bg->factor - 0.5, 0,
-                                  (double)g->height - 1);
-            size_t iy = (size_t)gy, iy1 = iy + 1 < g->height ? iy + 1 : iy;
-            float fy = (float)(gy - (double)iy);
-            const float *a = bq_row(g, iy), *b = bq_row(g, iy1);
-            for (size_t x = 0; x < g->width; x++)
-                line[x] = (1 - fy) * a[x] + fy * b[x];
-            for (size_t x = 0; x < w; x++) {
-                size_t i = ix[x];
-                float bv = g->width >= 2
-                               ? line[i] + fx[x] * (line[i + 1] - line[i])
-                               : line[0];
-                dst[x] = m[tx[x]] ? src[x] - bv : 0.0f;
-            }
-        } else {
-            for (size_t x = 0; x < w; x++)
-                dst[x] = m[tx[x]] ? src[x] : 0.0f;
-        }
     }
+    bq_parallel_for(img->height, 0, subtract_rows, &c);
 out:
     free(ix);
-    free(fx);
-    free(line);
     free(tx);
+    free(fx);
 }
 
 void

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parallel.h"
 #include "util.h"
 
 void
@@ -459,18 +460,31 @@ bq_rotate_point(size_t width, size_t height, double angle_deg, double x,
     *oy = s * dx + c * dy + cy;
 }
 
-/* X shear in place: IMG(x, y) <- IMG(x + a*(y - cy), y), linear
- * interpolation with one weight per row (the loop vectorises), 0 where the
- * source falls outside. ROW is scratch for one row. */
+struct shear_ctx {
+    struct bq_image *img; /* sheared in place */
+    double a;             /* shear factor */
+    long *k, *rs;         /* Y shear: integer shift per column, run starts */
+    float *f;             /* Y shear: fractional shift per column */
+    long nrun;            /* Y shear: number of runs */
+};
+
+/* X shear of rows [Y0, Y1) in place: IMG(x, y) <- IMG(x + a*(y - cy), y),
+ * linear interpolation with one weight per row (the loop vectorises), 0
+ * where the source falls outside. */
 static void
-shear_x(struct bq_image *img, double a, float *row)
+shear_x_rows(void *arg, size_t y0, size_t y1)
 {
+    struct shear_ctx *c = arg;
+    struct bq_image *img = c->img;
     double cy = 0.5 * (double)(img->height - 1);
     long w = (long)img->width;
+    float *row = bq_alloc_array(img->width, sizeof *row);
 
-    for (size_t y = 0; y < img->height; y++) {
+    if (!row)
+        return; /* rows left unsheared: deskew degrades only */
+    for (size_t y = y0; y < y1; y++) {
         float *o = bq_row(img, y);
-        double d = a * ((double)y - cy);
+        double d = c->a * ((double)y - cy);
         long k = (long)floor(d), x0, x1;
         float f = (float)(d - (double)k), g = 1 - f;
         memcpy(row, o, (size_t)w * sizeof *row);
@@ -486,40 +500,36 @@ shear_x(struct bq_image *img, double a, float *row)
         for (long x = x1; x < w; x++)
             o[x] = 0;
     }
+    free(row);
 }
 
-/* Y shear in place: IMG(x, y) <- IMG(x, y + b*(x - cx)). The integer part
- * K of the shift is constant over runs of columns; each run is a blend of
- * rows y+K and y+K+1. Runs with K >= 0 read rows below the one written, so
- * rows are walked top down; runs with K < 0 bottom up. Memory is walked in
- * row order either way. */
 static void
-shear_y(struct bq_image *img, double b)
+shear_x(struct bq_image *img, double a)
 {
-    double cx = 0.5 * (double)(img->width - 1);
-    long w = (long)img->width, h = (long)img->height, nrun = 0;
-    long *k = bq_alloc_array((size_t)w, sizeof *k);
-    long *rs = bq_alloc_array((size_t)w + 1, sizeof *rs);
-    float *f = bq_alloc_array((size_t)w, sizeof *f);
+    struct shear_ctx c = {img, a, NULL, NULL, NULL, 0};
+    bq_parallel_for(img->height, 0, shear_x_rows, &c);
+}
 
-    if (!k || !rs || !f)
-        goto out; /* leaves the image unsheared: deskew degrades only */
-    for (long x = 0; x < w; x++) {
-        double e = b * ((double)x - cx);
-        k[x] = (long)floor(e);
-        f[x] = (float)(e - (double)k[x]);
-        if (x == 0 || k[x] != k[x - 1])
-            rs[nrun++] = x;
-    }
-    rs[nrun] = w;
+/* Y shear in place of the column runs [R0, R1): IMG(x, y) <- IMG(x, y +
+ * b*(x - cx)). The integer part K of the shift is constant over a run of
+ * columns; each run is a blend of rows y+K and y+K+1. Runs with K >= 0 read
+ * rows below the one written, so rows are walked top down; runs with K < 0
+ * bottom up. Runs touch disjoint columns, so they can go to threads. */
+static void
+shear_y_runs(void *arg, size_t r0, size_t r1)
+{
+    struct shear_ctx *c = arg;
+    struct bq_image *img = c->img;
+    long h = (long)img->height;
+
     for (int pass = 0; pass < 2; pass++) {
         /* pass 0: runs with K >= 0, top down; pass 1: K < 0, bottom up */
         for (long i = 0; i < h; i++) {
             long y = pass == 0 ? i : h - 1 - i;
             float *o = bq_row(img, (size_t)y);
-            for (long r = 0; r < nrun; r++) {
-                long x0 = rs[r], x1 = rs[r + 1], ys = y + k[x0];
-                if ((k[x0] >= 0) != (pass == 0))
+            for (size_t r = r0; r < r1; r++) {
+                long x0 = c->rs[r], x1 = c->rs[r + 1], ys = y + c->k[x0];
+                if ((c->k[x0] >= 0) != (pass == 0))
                     continue;
                 if (ys < 0 || ys + 1 >= h) {
                     for (long x = x0; x < x1; x++)
@@ -527,18 +537,41 @@ shear_y(struct bq_image *img, double b)
                     continue;
                 }
                 {
-                    const float *r0 = bq_row(img, (size_t)ys);
-                    const float *r1 = bq_row(img, (size_t)ys + 1);
+                    const float *a0 = bq_row(img, (size_t)ys);
+                    const float *a1 = bq_row(img, (size_t)ys + 1);
+                    const float *f = c->f;
                     for (long x = x0; x < x1; x++)
-                        o[x] = (1 - f[x]) * r0[x] + f[x] * r1[x];
+                        o[x] = (1 - f[x]) * a0[x] + f[x] * a1[x];
                 }
             }
         }
     }
-out:
-    free(k);
-    free(rs);
-    free(f);
+}
+
+static void
+shear_y(struct bq_image *img, double b)
+{
+    double cx = 0.5 * (double)(img->width - 1);
+    long w = (long)img->width;
+    struct shear_ctx c = {img, b, NULL, NULL, NULL, 0};
+
+    c.k = bq_alloc_array((size_t)w, sizeof *c.k);
+    c.rs = bq_alloc_array((size_t)w + 1, sizeof *c.rs);
+    c.f = bq_alloc_array((size_t)w, sizeof *c.f);
+    if (c.k && c.rs && c.f) {
+        for (long x = 0; x < w; x++) {
+            double e = b * ((double)x - cx);
+            c.k[x] = (long)floor(e);
+            c.f[x] = (float)(e - (double)c.k[x]);
+            if (x == 0 || c.k[x] != c.k[x - 1])
+                c.rs[c.nrun++] = x;
+        }
+        c.rs[c.nrun] = w;
+        bq_parallel_for((size_t)c.nrun, 0, shear_y_runs, &c);
+    } /* else: out of memory, left unsheared: deskew degrades only */
+    free(c.k);
+    free(c.rs);
+    free(c.f);
 }
 
 enum bq_status
@@ -546,17 +579,15 @@ bq_image_rotate(struct bq_image *img, double angle_deg, struct bq_error *err)
 {
     double t = angle_deg * BQ_PI / 180.0;
     double a = -tan(0.5 * t), b = sin(t);
-    float *row = bq_alloc_array(img->width, sizeof *row);
 
-    if (!row)
-        return bq_error_set(err, BQ_ERR_NOMEM, "deskew: out of memory");
+    (void)err;
     /* Paeth: R(t) = X(a) Y(b) X(a) exactly, so NEW(q) = OLD(R q) is three
      * passes: t1 = OLD o X(a), t2 = t1 o Y(b), NEW = t2 o X(a). Each pass
      * is a 1-D linear interpolation done in place, and shears keep areas,
-     * so band volumes are kept. */
-    shear_x(img, a, row);
+     * so band volumes are kept. Rows (X) and column runs (Y) are split
+     * over the processors. */
+    shear_x(img, a);
     shear_y(img, b);
-    shear_x(img, a, row);
-    free(row);
+    shear_x(img, a);
     return BQ_OK;
 }

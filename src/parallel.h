@@ -1,0 +1,16 @@
+/* Internal: split a loop over N items across threads. */
+#ifndef BQ_PARALLEL_H
+#define BQ_PARALLEL_H
+
+#include <stddef.h>
+
+/* Calls FN(CTX, lo, hi) on consecutive, disjoint ranges covering [0, N),
+ * on up to NTHREADS threads (0 = the number of online processors, at most
+ * 8); the calling thread takes the first range. Ranges never depend on
+ * timing, so results are the same for any thread count as long as FN's
+ * output for an item depends only on that item. Falls back to one call if
+ * threads cannot be started. */
+void bq_parallel_for(size_t n, unsigned nthreads,
+                     void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx);
+
+#endif
