@@ -207,6 +207,47 @@ saturation_mask(const struct bq_image *img, struct bq_error *err)
     return m;
 }
 
+/* Removes detected bands whose measured volume is not positive: a peak in
+ * the profile that holds no signal above its local baseline is an edge or
+ * a ripple, not protein (seen at masked membrane edges). Renumbers bands
+ * within each lane and compacts each strip's row labels. */
+static void
+drop_empty_bands(struct bq_bandset *set)
+{
+    size_t m = 0;
+    int map[1024];
+
+    for (size_t k = 0; k < set->n; k++)
+        if (set->b[k].volume > 0)
+            set->b[m++] = set->b[k];
+    set->n = m;
+    for (size_t k = 0; k < set->n; k++) {
+        struct bq_band *b = &set->b[k];
+        b->index = k > 0 && set->b[k - 1].lane == b->lane
+                       ? set->b[k - 1].index + 1
+                       : 0;
+    }
+    /* rows: labels used in a strip, in order, become 0, 1, 2, ... */
+    for (size_t k = 0; k < set->n;) {
+        size_t s = set->b[k].strip, e = k;
+        int next = 0;
+        for (int r = 0; r < 1024; r++)
+            map[r] = -1;
+        while (e < set->n && set->b[e].strip == s)
+            e++;
+        for (int r = 0; r < 1024; r++)
+            for (size_t j = k; j < e; j++)
+                if (set->b[j].row == r) {
+                    map[r] = next++;
+                    break;
+                }
+        for (size_t j = k; j < e; j++)
+            if (set->b[j].row >= 0 && set->b[j].row < 1024)
+                set->b[j].row = map[set->b[j].row];
+        k = e;
+    }
+}
+
 enum bq_status
 bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
                  struct bq_analysis *res, struct bq_error *err)
@@ -311,6 +352,8 @@ bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
     bq_bands_measure(sig, satmask, &bg, &res->layout, res->angle,
                      opts->local_baseline && bg.method != BQ_BG_NONE,
                      &res->bands);
+    if (!boxes)
+        drop_empty_bands(&res->bands);
     res->ms_bands = now_ms() - t0;
     if (opts->keep_images) {
         res->signal = bq_image_clone(sig, err);

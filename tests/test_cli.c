@@ -204,6 +204,25 @@ test_sample_layout(void **state)
     assert_int_equal(strip2, 0);
 }
 
+/* --overlay draws a PNG beside the CSVs. */
+static void
+test_overlay_png(void **state)
+{
+    char cmd[2048], path[1200];
+    unsigned char sig[8] = {0};
+    FILE *f;
+    (void)state;
+    snprintf(cmd, sizeof cmd,
+             BQ " quantify '%s/blot.tif' -o '%s/ov' --overlay", dir, dir);
+    assert_int_equal(run(cmd), 0);
+    snprintf(path, sizeof path, "%s/ov/blot.overlay.png", dir);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(sig, 1, 8, f), 8);
+    fclose(f);
+    assert_memory_equal(sig, "\x89PNG\r\n\x1a\n", 8);
+}
+
 int
 main(void)
 {
@@ -215,6 +234,7 @@ main(void)
         cmocka_unit_test(test_output_not_a_folder),
         cmocka_unit_test(test_layout_file),
         cmocka_unit_test(test_sample_layout),
+        cmocka_unit_test(test_overlay_png),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "blotquant/analysis.h"
+#include "blotquant/render.h"
 #include "cli.h"
 
 static int cmd_quantify(int argc, char **argv);
@@ -32,7 +33,7 @@ static const struct command {
 enum opt_id {
     O_OUT, O_LANES, O_POLARITY, O_BACKGROUND, O_BG_SIZE, O_LAYOUT, O_PAGE,
     O_CHANNEL, O_MAX_ANGLE, O_MIN_SNR, O_NO_DOUBLETS, O_NO_HOT, O_NO_MEMBRANE,
-    O_MAX_PIXELS, O_QUIET, O_HELP
+    O_MAX_PIXELS, O_OVERLAY, O_QUIET, O_HELP
 };
 
 static const struct bq_cli_opt quantify_opts[] = {
@@ -60,6 +61,8 @@ static const struct bq_cli_opt quantify_opts[] = {
      "do not look for a surround around the membrane"},
     {O_MAX_PIXELS, NULL, "--max-pixels", "N",
      "refuse images larger than N pixels (default 200000000)"},
+    {O_OVERLAY, NULL, "--overlay", NULL,
+     "also draw DIR/<name>.overlay.png: lanes, bands, volumes, profiles"},
     {O_QUIET, "-q", "--quiet", NULL, "print only errors"},
     {O_HELP, "-h", "--help", NULL, "show this help"},
     {0, NULL, NULL, NULL, NULL},
@@ -91,12 +94,52 @@ write_results(const char *outdir, const char *path, const char *stem,
     return 0;
 }
 
+/* Draws DIR/<stem>.overlay.png over the scan as loaded again (the analysis
+ * turned its own copy into signal), inverted like the analysis for
+ * dark-band scans. Returns 0, or prints an error and returns 1. */
+static int
+write_overlay(const char *outdir, const char *path, const char *stem,
+              const struct bq_analysis *a, const struct bq_analysis_opts *o)
+{
+    char dst[4096], tmp[4200];
+    struct bq_image *img = NULL;
+    struct bq_error err = {BQ_OK, ""};
+    const char *base = strrchr(path, '/');
+    int rc = 0;
+
+    snprintf(dst, sizeof dst, "%s/%s.overlay.png", outdir, stem);
+    snprintf(tmp, sizeof tmp, "%s/.%s.overlay.png.tmp", outdir, stem);
+    if (bq_image_load(path, &o->load, &img, NULL, &err) != BQ_OK)
+        goto fail;
+    if (a->prep.polarity == BQ_POLARITY_DARK_BANDS)
+        for (size_t y = 0; y < img->height; y++) {
+            float *r = bq_row(img, y);
+            for (size_t x = 0; x < img->width; x++)
+                r[x] = img->max_code - r[x];
+        }
+    if (bq_render_overlay(tmp, img, a, base ? base + 1 : path, &err) != BQ_OK)
+        goto fail;
+    if (rename(tmp, dst) != 0) {
+        bq_error_set(&err, BQ_ERR_IO, "cannot write %s: %s", dst,
+                     strerror(errno));
+        goto fail;
+    }
+    goto out;
+fail:
+    fprintf(stderr, "blotquant: %s\n", err.msg);
+    remove(tmp);
+    rc = 1;
+out:
+    bq_image_destroy(img);
+    return rc;
+}
+
 static int
 cmd_quantify(int argc, char **argv)
 {
     struct bq_analysis_opts o;
     const char *outdir = NULL, *files[4096];
-    int nfiles = 0, quiet = 0, failed = 0;
+    int nfiles = 0, quiet = 0, failed = 0, overlay = 0;
 
     bq_analysis_opts_init(&o);
     for (int i = 1; i < argc; i++) {
@@ -178,6 +221,7 @@ cmd_quantify(int argc, char **argv)
             o.load.max_pixels = (uint64_t)v;
             break;
         }
+        case O_OVERLAY: overlay = 1; break;
         case O_QUIET: quiet = 1; break;
         case O_HELP:
             bq_cli_print_help(stdout, "quantify IMAGE... -o DIR [options]",
@@ -192,6 +236,7 @@ cmd_quantify(int argc, char **argv)
         return bq_cli_usage("quantify needs at least one image file");
     if (!outdir)
         return bq_cli_usage("quantify needs an output folder: -o DIR");
+    o.keep_images = overlay;
     if (bq_cli_mkdirs(outdir) != 0) {
         fprintf(stderr, "blotquant: cannot create the output folder %s: %s\n",
                 outdir, strerror(errno));
@@ -209,6 +254,8 @@ cmd_quantify(int argc, char **argv)
                     err.msg[0] ? err.msg : bq_strerror(st));
             failed++;
         } else if (write_results(outdir, files[k], stem, &a, &o) != 0) {
+            failed++;
+        } else if (overlay && write_overlay(outdir, files[k], stem, &a, &o)) {
             failed++;
         } else if (!quiet) {
             size_t sat = 0;
