@@ -207,7 +207,8 @@ saturation_mask(const struct bq_image *img, struct bq_error *err)
     return m;
 }
 
-/* Removes detected bands whose measured volume is not positive: a peak in
+/* Merges split pairs that hold saturated pixels, then removes detected
+ * bands whose measured volume is not positive: a peak in
  * the profile that holds no signal above its local baseline is an edge or
  * a ripple, not protein (seen at masked membrane edges). Renumbers bands
  * within each lane and compacts each strip's row labels. */
@@ -217,6 +218,30 @@ drop_empty_bands(struct bq_bandset *set)
     size_t m = 0;
     int map[1024];
 
+    /* A clipped band has a flat top, which the doublet test reads as two
+     * peaks side by side: a split pair holding saturated pixels is one
+     * band again (its volume, the pair's sum, is a lower bound anyway). */
+    for (size_t k = 0; k + 1 < set->n; k++) {
+        struct bq_band *a = &set->b[k], *b = &set->b[k + 1];
+        if (!a->split || !b->split || a->lane != b->lane ||
+            a->sum_top != b->sum_top || a->sum_bottom != b->sum_bottom ||
+            (a->sat_px == 0 && b->sat_px == 0))
+            continue;
+        a->volume += b->volume;
+        a->volume_se = sqrt(a->volume_se * a->volume_se +
+                            b->volume_se * b->volume_se);
+        a->sat_px += b->sat_px;
+        a->npx += b->npx;
+        a->top = a->sum_top;
+        a->bottom = a->sum_bottom;
+        a->y = 0.5 * (a->y + b->y);
+        a->oy = 0.5 * (a->oy + b->oy);
+        a->frac = 1;
+        a->split = 0;
+        a->peak = a->peak > b->peak ? a->peak : b->peak;
+        a->snr = a->snr > b->snr ? a->snr : b->snr;
+        b->volume = 0; /* removed below */
+    }
     for (size_t k = 0; k < set->n; k++)
         if (set->b[k].volume > 0)
             set->b[m++] = set->b[k];
