@@ -411,18 +411,14 @@ out:
 
 /* ---- lanes ------------------------------------------------------------ */
 
-/* Mean of SIG over the central half of LANE's width, rows [Y0, Y1). */
-static void
-lane_profile(const struct bq_image *sig, const struct bq_lane *ln, size_t y0,
-             size_t y1, double *p)
+void
+bq_lane_profile(const struct bq_image *sig, const struct bq_lane *ln,
+                size_t y0, size_t y1, double *p)
 {
-    double half = 0.25 * ln->width;
-    long x0 = (long)floor(ln->x - half), x1 = (long)ceil(ln->x + half);
+    double half = 0.25 * fabs(ln->width), wd = (double)sig->width;
+    long x0 = (long)bq_clampd(floor(ln->x - half), 0, wd - 1);
+    long x1 = (long)bq_clampd(ceil(ln->x + half), 0, wd);
 
-    if (x0 < 0)
-        x0 = 0;
-    if (x1 > (long)sig->width)
-        x1 = (long)sig->width;
     if (x1 <= x0)
         x1 = x0 + 1;
     for (size_t y = y0; y < y1; y++) {
@@ -502,7 +498,7 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
             const struct bq_lane *ln = &layout->lanes[l];
             if (ln->empty)
                 continue;
-            lane_profile(sig, ln, y0, y1, prof);
+            bq_lane_profile(sig, ln, y0, y1, prof);
             for (size_t i = 0; i < n; i++)
                 mean[i] += asinh(prof[i] / (3 * layout->noise));
             nlive++;
@@ -514,7 +510,7 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
             ln->smile = 0;
             if (ln->empty || nlive < 3)
                 continue;
-            lane_profile(sig, ln, y0, y1, prof);
+            bq_lane_profile(sig, ln, y0, y1, prof);
             for (size_t i = 0; i < n; i++)
                 cmp[i] = asinh(prof[i] / (3 * layout->noise));
             for (long sh = -maxshift; sh <= maxshift; sh++) {
@@ -538,7 +534,7 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
             double ncols = ceil(0.5 * ln->width) > 1 ? ceil(0.5 * ln->width) : 1;
             double noise;
             size_t nb;
-            lane_profile(sig, ln, y0, y1, prof);
+            bq_lane_profile(sig, ln, y0, y1, prof);
             noise = profile_noise(prof, n, layout->noise / sqrt(ncols));
             nb = bq_profile_peaks(prof, n, noise, opts, tmpb, MAX_PEAKS * 2);
             if (nb > 0)

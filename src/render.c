@@ -808,27 +808,6 @@ draw_header(struct ctx *c, const char *title)
 
 /* ---- lane profiles ----------------------------------------------------- */
 
-/* Mean of SIG over the central half of LN's width, rows [Y0, Y1) (the
- * profile the bands stage searched). */
-static void
-lane_profile(const struct bq_image *sig, const struct bq_lane *ln, size_t y0,
-             size_t y1, double *p)
-{
-    double half = 0.25 * fabs(ln->width), wd = (double)sig->width;
-    long x0 = (long)bq_clampd(floor(ln->x - half), 0, wd - 1);
-    long x1 = (long)bq_clampd(ceil(ln->x + half), 0, wd);
-
-    if (x1 <= x0)
-        x1 = x0 + 1;
-    for (size_t y = y0; y < y1; y++) {
-        const float *r = bq_row(sig, y);
-        double s = 0;
-        for (long x = x0; x < x1; x++)
-            s += r[x];
-        p[y - y0] = s / (double)(x1 - x0);
-    }
-}
-
 /* One plot: lane LI's profile in the cell at (X, Y), band extents shaded,
  * zero dashed. P is scratch of the strip's height. */
 static void
@@ -863,7 +842,7 @@ draw_profile(struct ctx *c, size_t li, double x, double y, double *p)
     if (n == 0)
         return;
 
-    lane_profile(a->signal, ln, y0, y1, p);
+    bq_lane_profile(a->signal, ln, y0, y1, p);
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(p[i]))
             p[i] = 0;

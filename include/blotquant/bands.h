@@ -62,6 +62,11 @@ size_t bq_profile_peaks(const double *p, size_t n, double noise,
                         const struct bq_band_opts *opts, struct bq_band *out,
                         size_t max);
 
+/* The profile the bands stage searches: mean of SIG over the central half
+ * of LN's width, for rows [Y0, Y1), into P (Y1 - Y0 values). */
+void bq_lane_profile(const struct bq_image *sig, const struct bq_lane *ln,
+                     size_t y0, size_t y1, double *p);
+
 void bq_bandset_fini(struct bq_bandset *s);
 
 #endif
