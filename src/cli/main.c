@@ -10,6 +10,16 @@
 #include "blotquant/render.h"
 #include "cli.h"
 
+/* LeakSanitizer's hook (used only in -DBQ_SANITIZE builds): fontconfig,
+ * under pango, keeps its font cache for the life of the process on
+ * purpose; that is not a leak of ours. */
+const char *__lsan_default_suppressions(void);
+const char *
+__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig\n";
+}
+
 static int cmd_quantify(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_info(int argc, char **argv);
