@@ -421,51 +421,82 @@ struct subtract_ctx {
     const struct bq_background *bg;
     const struct bq_thumb *t;
     struct bq_image *out;
-    const size_t *ix, *tx;         /* grid column, thumb column per x */
+    const size_t *ix;              /* grid column per x */
     const float *fx;               /* grid column weight per x */
 };
 
-/* Rows [Y0, Y1) of OUT = IMG - BG, 0 outside the membrane. */
+/* Grid row GY expanded to the image's width (bilinear in x) into ROW. */
+static void
+expand_grid_row(const struct subtract_ctx *c, size_t gy, float *row)
+{
+    const struct bq_image *g = c->bg->grid;
+    const float *r = bq_row(g, gy);
+
+    for (size_t x = 0; x < c->img->width; x++) {
+        size_t i = c->ix[x];
+        row[x] = g->width >= 2 ? r[i] + c->fx[x] * (r[i + 1] - r[i]) : r[0];
+    }
+}
+
+/* Rows [Y0, Y1) of OUT = IMG - BG, 0 outside the membrane. Grid rows are
+ * expanded to full width once and blended per image row, and the mask row
+ * once per thumbnail row, so the inner loop is a plain vectorisable
+ * select. */
 static void
 subtract_rows(void *arg, size_t y0, size_t y1)
 {
     const struct subtract_ctx *c = arg;
     const struct bq_image *g = c->bg->grid;
     size_t w = c->img->width, tf = c->t->factor, tw = c->t->img->width;
-    float *line = g ? bq_alloc_array(g->width, sizeof *line) : NULL;
+    float *ra = bq_alloc_array(w, sizeof *ra);
+    float *rb = bq_alloc_array(w, sizeof *rb);
+    unsigned char *mrow = bq_alloc_array(w, 1);
+    size_t have_a = (size_t)-1, have_m = (size_t)-1;
 
+    if (!ra || !rb || !mrow) {
+        /* out of memory for three rows: the slow exact path */
+        for (size_t y = y0; y < y1; y++)
+            for (size_t x = 0; x < w; x++)
+                bq_row(c->out, y)[x] =
+                    c->t->mask[(y / tf) * tw + x / tf]
+                        ? bq_row(c->img, y)[x] -
+                              bq_background_at(c->bg, (double)x, (double)y)
+                        : 0.0f;
+        goto out;
+    }
     for (size_t y = y0; y < y1; y++) {
         const float *src = bq_row(c->img, y);
-        const unsigned char *m = c->t->mask + (y / tf) * tw;
         float *dst = bq_row(c->out, y);
-        if (g && line) {
+        float fy = 0;
+        if (y / tf != have_m) {
+            const unsigned char *m = c->t->mask + (y / tf) * tw;
+            for (size_t x = 0; x < w; x++)
+                mrow[x] = m[x / tf];
+            have_m = y / tf;
+        }
+        if (g) {
             double gy = bq_clampd((y + 0.5) / (double)c->bg->factor - 0.5, 0,
                                   (double)g->height - 1);
             size_t iy = (size_t)gy, iy1 = iy + 1 < g->height ? iy + 1 : iy;
-            float fy = (float)(gy - (double)iy);
-            const float *a = bq_row(g, iy), *b = bq_row(g, iy1);
-            for (size_t x = 0; x < g->width; x++)
-                line[x] = (1 - fy) * a[x] + fy * b[x];
-            for (size_t x = 0; x < w; x++) {
-                size_t i = c->ix[x];
-                float bv = g->width >= 2
-                               ? line[i] + c->fx[x] * (line[i + 1] - line[i])
-                               : line[0];
-                dst[x] = m[c->tx[x]] ? src[x] - bv : 0.0f;
+            fy = (float)(gy - (double)iy);
+            if (iy != have_a) {
+                expand_grid_row(c, iy, ra);
+                expand_grid_row(c, iy1, rb);
+                have_a = iy;
             }
-        } else if (g) {
-            /* out of memory for one grid row: the slow exact path */
-            for (size_t x = 0; x < w; x++)
-                dst[x] = m[c->tx[x]]
-                             ? src[x] - bq_background_at(c->bg, (double)x,
-                                                         (double)y)
-                             : 0.0f;
+            for (size_t x = 0; x < w; x++) {
+                float bv = ra[x] + fy * (rb[x] - ra[x]);
+                dst[x] = mrow[x] ? src[x] - bv : 0.0f;
+            }
         } else {
             for (size_t x = 0; x < w; x++)
-                dst[x] = m[c->tx[x]] ? src[x] : 0.0f;
+                dst[x] = mrow[x] ? src[x] : 0.0f;
         }
     }
-    free(line);
+out:
+    free(ra);
+    free(rb);
+    free(mrow);
 }
 
 void
@@ -474,15 +505,14 @@ bq_background_subtract(const struct bq_image *img,
                        const struct bq_thumb *t, struct bq_image *out)
 {
     const struct bq_image *g = bg->grid;
-    size_t w = img->width, tf = t->factor;
+    size_t w = img->width;
     size_t *ix = bq_calloc_array(w, sizeof *ix);
-    size_t *tx = bq_alloc_array(w, sizeof *tx);
     float *fx = bq_calloc_array(w, sizeof *fx);
-    struct subtract_ctx c = {img, bg, t, out, ix, tx, fx};
+    struct subtract_ctx c = {img, bg, t, out, ix, fx};
 
-    if (!ix || !tx || !fx) {
-        /* out of memory for three small arrays: the slow exact path */
-        size_t tw = t->img->width;
+    if (!ix || !fx) {
+        /* out of memory for two small arrays: the slow exact path */
+        size_t tw = t->img->width, tf = t->factor;
         for (size_t y = 0; y < img->height; y++)
             for (size_t x = 0; x < w; x++)
                 bq_row(out, y)[x] =
@@ -492,9 +522,8 @@ bq_background_subtract(const struct bq_image *img,
                         : 0.0f;
         goto out;
     }
-    for (size_t x = 0; x < w; x++) {
-        tx[x] = x / tf; /* thumbnail column: no division per pixel */
-        if (g) {
+    if (g)
+        for (size_t x = 0; x < w; x++) {
             double gx = bq_clampd((x + 0.5) / (double)bg->factor - 0.5, 0,
                                   (double)g->width - 1);
             ix[x] = (size_t)gx;
@@ -502,11 +531,9 @@ bq_background_subtract(const struct bq_image *img,
                 ix[x] = g->width >= 2 ? g->width - 2 : 0;
             fx[x] = g->width >= 2 ? (float)(gx - (double)ix[x]) : 0.0f;
         }
-    }
     bq_parallel_for(img->height, 0, subtract_rows, &c);
 out:
     free(ix);
-    free(tx);
     free(fx);
 }
 

@@ -462,8 +462,8 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
 {
     struct bq_band_opts def;
     struct bq_band *tmpb = NULL;
-    double *prof = NULL, *mean = NULL, *cmp = NULL;
-    size_t cap = 64, maxh = 0;
+    double *profs = NULL, *prof = NULL, *mean = NULL, *cmp = NULL;
+    size_t cap = 64, maxh = 0, maxl = 0;
     enum bq_status st = BQ_OK;
 
     memset(set, 0, sizeof *set);
@@ -477,10 +477,14 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
     }
     set->b = bq_alloc_array(cap, sizeof *set->b);
     tmpb = bq_alloc_array(MAX_PEAKS * 2, sizeof *tmpb);
-    prof = bq_alloc_array(maxh, sizeof *prof);
+    for (size_t i = 0; i < layout->nstrips; i++)
+        maxl = layout->strips[i].nlanes > maxl ? layout->strips[i].nlanes : maxl;
+    /* every lane's profile of a strip, computed once and used three times
+     * (smile reference, smile shift, peaks) */
+    profs = bq_alloc_array(maxh * (maxl ? maxl : 1), sizeof *profs);
     mean = bq_alloc_array(maxh, sizeof *mean);
     cmp = bq_alloc_array(maxh, sizeof *cmp);
-    if (!set->b || !tmpb || !prof || !mean || !cmp) {
+    if (!set->b || !tmpb || !mean || !cmp || !profs) {
         st = bq_error_set(err, BQ_ERR_NOMEM, "bands: out of memory");
         goto out;
     }
@@ -491,6 +495,10 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
         size_t first_band = set->n, nlive = 0;
         long maxshift = (long)(0.03 * (double)n) + 1;
 
+        for (size_t l = sp->first_lane; l < sp->first_lane + sp->nlanes; l++)
+            bq_lane_profile(sig, &layout->lanes[l], y0, y1,
+                            profs + (l - sp->first_lane) * n);
+
         /* Smile: each lane's vertical shift against the strip's mean lane
          * (compressed profiles so that strong lanes do not dominate). */
         memset(mean, 0, n * sizeof *mean);
@@ -498,7 +506,7 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
             const struct bq_lane *ln = &layout->lanes[l];
             if (ln->empty)
                 continue;
-            bq_lane_profile(sig, ln, y0, y1, prof);
+            prof = profs + (l - sp->first_lane) * n;
             for (size_t i = 0; i < n; i++)
                 mean[i] += asinh(prof[i] / (3 * layout->noise));
             nlive++;
@@ -510,7 +518,7 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
             ln->smile = 0;
             if (ln->empty || nlive < 3)
                 continue;
-            bq_lane_profile(sig, ln, y0, y1, prof);
+            prof = profs + (l - sp->first_lane) * n;
             for (size_t i = 0; i < n; i++)
                 cmp[i] = asinh(prof[i] / (3 * layout->noise));
             for (long sh = -maxshift; sh <= maxshift; sh++) {
@@ -534,7 +542,7 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
             double ncols = ceil(0.5 * ln->width) > 1 ? ceil(0.5 * ln->width) : 1;
             double noise;
             size_t nb;
-            bq_lane_profile(sig, ln, y0, y1, prof);
+            prof = profs + (l - sp->first_lane) * n;
             noise = profile_noise(prof, n, layout->noise / sqrt(ncols));
             nb = bq_profile_peaks(prof, n, noise, opts, tmpb, MAX_PEAKS * 2);
             if (nb > 0)
@@ -613,7 +621,7 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
     }
 out:
     free(tmpb);
-    free(prof);
+    free(profs);
     free(mean);
     free(cmp);
     if (st != BQ_OK)
