@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parallel.h"
 #include "util.h"
 
 #define MAX_SEGS 64
@@ -351,6 +352,44 @@ lane_agreement(const double *a, size_t na, const double *b, size_t nb,
     return (double)hit / (double)na;
 }
 
+struct sum_ctx {
+    const struct bq_image *sig;
+    double *rows;          /* row means, one per row */
+    double *cols;          /* column means over rows [y0, y1) */
+    size_t y0, y1;
+};
+
+/* Means of rows [A, B) of the image. */
+static void
+row_means(void *arg, size_t a, size_t b)
+{
+    const struct sum_ctx *c = arg;
+    for (size_t y = a; y < b; y++) {
+        const float *r = bq_row(c->sig, y);
+        double s = 0;
+        for (size_t x = 0; x < c->sig->width; x++)
+            s += r[x];
+        c->rows[y] = s / (double)c->sig->width;
+    }
+}
+
+/* Means of columns [A, B) over rows [y0, y1); each column is summed in
+ * row order whatever the split, so results do not depend on threads. */
+static void
+column_means(void *arg, size_t a, size_t b)
+{
+    const struct sum_ctx *c = arg;
+    for (size_t x = a; x < b; x++)
+        c->cols[x] = 0;
+    for (size_t y = c->y0; y < c->y1; y++) {
+        const float *r = bq_row(c->sig, y);
+        for (size_t x = a; x < b; x++)
+            c->cols[x] += r[x];
+    }
+    for (size_t x = a; x < b; x++)
+        c->cols[x] /= (double)(c->y1 - c->y0);
+}
+
 enum bq_status
 bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                struct bq_layout *out, struct bq_error *err)
@@ -393,12 +432,9 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
     }
 
     /* 1. Row profile and the runs of rows that hold signal. */
-    for (size_t y = 0; y < h; y++) {
-        const float *r = bq_row(sig, y);
-        double s = 0;
-        for (size_t x = 0; x < w; x++)
-            s += r[x];
-        rowp[y] = s / (double)w;
+    {
+        struct sum_ctx c = {sig, rowp, NULL, 0, 0};
+        bq_parallel_for(h, 0, row_means, &c);
     }
     bq_smooth1d(rowp, rows, h, h / 400.0 > 1.0 ? h / 400.0 : 1.0);
     for (size_t y = 0; y < h; y++)
@@ -454,13 +490,10 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             st = bq_error_set(err, BQ_ERR_NOMEM, "layout: out of memory");
             goto out;
         }
-        for (size_t y = segs[k].y0; y < segs[k].y1; y++) {
-            const float *r = bq_row(sig, y);
-            for (size_t x = 0; x < w; x++)
-                segs[k].c[x] += r[x];
+        {
+            struct sum_ctx c = {sig, NULL, segs[k].c, segs[k].y0, segs[k].y1};
+            bq_parallel_for(w, 0, column_means, &c);
         }
-        for (size_t x = 0; x < w; x++)
-            segs[k].c[x] /= (double)(segs[k].y1 - segs[k].y0);
         {
             /* Scale of the compression: the averaged noise, or what the
              * background left between lanes (the lower quartile of the
