@@ -27,28 +27,37 @@ bq_thumb_fini(struct bq_thumb *t)
     memset(t, 0, sizeof *t);
 }
 
-/* Block-mean thumbnail of IMG with blocks of F x F pixels (partial blocks at
- * the right and bottom edges are averaged over what they hold). */
-static struct bq_image *
-thumb_make(const struct bq_image *img, size_t f, struct bq_error *err)
-{
-    size_t tw = (img->width + f - 1) / f, th = (img->height + f - 1) / f;
-    struct bq_image *t = bq_image_create(tw, th, err);
-    double *acc;
+struct thumb_ctx {
+    const struct bq_image *img; /* source */
+    struct bq_image *t;         /* thumbnail being filled */
+    size_t f;                   /* block size */
+};
 
-    if (!t)
-        return NULL;
-    acc = bq_calloc_array(tw, sizeof *acc);
-    if (!acc) {
-        bq_image_destroy(t);
-        bq_error_set(err, BQ_ERR_NOMEM, "thumbnail: out of memory");
-        return NULL;
-    }
-    t->bit_depth = img->bit_depth;
-    t->max_code = img->max_code;
-    for (size_t ty = 0; ty < th; ty++) {
+/* Thumbnail rows [A, B): block means of IMG. */
+static void
+thumb_rows(void *arg, size_t a, size_t b)
+{
+    const struct thumb_ctx *c = arg;
+    const struct bq_image *img = c->img;
+    size_t f = c->f, tw = c->t->width;
+    double *acc = bq_alloc_array(tw, sizeof *acc);
+
+    for (size_t ty = a; ty < b; ty++) {
         size_t y0 = ty * f, y1 = bq_min_size(y0 + f, img->height);
-        float *out = bq_row(t, ty);
+        float *out = bq_row(c->t, ty);
+        if (!acc) {
+            /* out of memory for one row of sums: a slow exact path */
+            for (size_t tx = 0; tx < tw; tx++) {
+                double s = 0;
+                size_t n = 0;
+                size_t xe = bq_min_size(tx * f + f, img->width);
+                for (size_t y = y0; y < y1; y++)
+                    for (size_t x = tx * f; x < xe; x++, n++)
+                        s += bq_row(img, y)[x];
+                out[tx] = (float)(s / (double)(n ? n : 1));
+            }
+            continue;
+        }
         memset(acc, 0, tw * sizeof *acc);
         for (size_t y = y0; y < y1; y++) {
             const float *row = bq_row(img, y);
@@ -67,6 +76,25 @@ thumb_make(const struct bq_image *img, size_t f, struct bq_error *err)
         }
     }
     free(acc);
+}
+
+/* Block-mean thumbnail of IMG with blocks of F x F pixels (partial blocks at
+ * the right and bottom edges are averaged over what they hold). */
+static struct bq_image *
+thumb_make(const struct bq_image *img, size_t f, struct bq_error *err)
+{
+    size_t tw = (img->width + f - 1) / f, th = (img->height + f - 1) / f;
+    struct bq_image *t = bq_image_create(tw, th, err);
+    struct thumb_ctx c;
+
+    if (!t)
+        return NULL;
+    t->bit_depth = img->bit_depth;
+    t->max_code = img->max_code;
+    c.img = img;
+    c.t = t;
+    c.f = f;
+    bq_parallel_for(th, 0, thumb_rows, &c);
     return t;
 }
 
