@@ -334,18 +334,32 @@ signal_extent(const double *cc, size_t w, double thr, size_t *xa, size_t *xb)
     *xb = b + w / 50 < w ? b + w / 50 : w;
 }
 
-/* Fraction of A's lanes that have a lane of B within TOL px. */
+/* Fraction of A's lanes that have a lane of B within TOL px, after A is
+ * moved by the median offset to its nearest lanes of B (at most 2 TOL):
+ * lanes of one gel can drift sideways a little from one band row to the
+ * next, while the lanes of two cut strips drift apart across the gel. */
 static double
 lane_agreement(const double *a, size_t na, const double *b, size_t nb,
                double tol)
 {
     size_t hit = 0;
+    double d[256], shift;
 
     if (na == 0 || nb == 0)
         return 0;
+    for (size_t i = 0; i < na && i < 256; i++) {
+        double best = 1e300;
+        for (size_t j = 0; j < nb; j++)
+            if (fabs(b[j] - a[i]) < fabs(best))
+                best = b[j] - a[i];
+        d[i] = best;
+    }
+    shift = bq_select_d(d, na < 256 ? na : 256, 0.5);
+    if (fabs(shift) > 2 * tol)
+        shift = 0;
     for (size_t i = 0; i < na; i++)
         for (size_t j = 0; j < nb; j++)
-            if (fabs(a[i] - b[j]) <= tol) {
+            if (fabs(a[i] + shift - b[j]) <= tol) {
                 hit++;
                 break;
             }
