@@ -70,6 +70,7 @@ layout_from_boxes(const struct bq_image *sig, struct bq_box *boxes,
     lay->strips = calloc(1, sizeof *lay->strips);
     lay->lanes = bq_calloc_array(nbox, sizeof *lay->lanes);
     set->b = bq_alloc_array(cap, sizeof *set->b);
+    set->cap = cap;
     prof = bq_alloc_array(sig->height, sizeof *prof);
     if (!lay->strips || !lay->lanes || !set->b || !prof) {
         st = bq_error_set(err, BQ_ERR_NOMEM, "layout file: out of memory");
@@ -110,6 +111,7 @@ layout_from_boxes(const struct bq_image *sig, struct bq_box *boxes,
                 goto out;
             }
             set->b = nb;
+            set->cap = cap;
         }
         if (bx->band > 0) {
             struct bq_band *b = &set->b[set->n++];

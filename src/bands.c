@@ -285,6 +285,7 @@ bq_profile_peaks(const double *p, size_t n, double noise,
         out[nout].y = (double)i;
         out[nout].top = top < 0 ? 0 : top;
         out[nout].bottom = bot > (double)n ? (double)n : bot;
+        out[nout].sigma = 0.5 * (sl + sr);
         out[nout].sum_top = out[nout].top;
         out[nout].sum_bottom = out[nout].bottom;
         out[nout].frac = 1.0;
@@ -338,6 +339,8 @@ bq_profile_peaks(const double *p, size_t n, double noise,
             a->split = b->split = 1;
             a->y = p6[1];
             b->y = p6[4];
+            a->sigma = p6[2];
+            b->sigma = p6[5];
         }
     }
     /* Unresolved doublets: a band that one Gaussian cannot describe
@@ -382,6 +385,8 @@ bq_profile_peaks(const double *p, size_t n, double noise,
         out[j + 1] = *a;
         a->y = p6[1];
         out[j + 1].y = p6[4];
+        a->sigma = p6[2];
+        out[j + 1].sigma = p6[5];
         a->frac = ar1 / (ar1 + ar2);
         out[j + 1].frac = ar2 / (ar1 + ar2);
         a->split = out[j + 1].split = 1;
@@ -448,6 +453,134 @@ profile_noise(const double *p, size_t n, double floor_sd)
     return s > floor_sd ? s : floor_sd;
 }
 
+/* Least squares of two Gaussians of SD SG, centres M -+ SEP/2, amplitudes
+ * free, to P[lo, hi). Returns the residual sum of squares and the
+ * amplitudes in A. */
+static double
+pair_fit(const double *p, size_t lo, size_t hi, double m, double sep,
+         double sg, double a[2])
+{
+    double s11 = 0, s12 = 0, s22 = 0, r1 = 0, r2 = 0, det, chi = 0;
+
+    for (size_t i = lo; i < hi; i++) {
+        double u1 = ((double)i - (m - 0.5 * sep)) / sg;
+        double u2 = ((double)i - (m + 0.5 * sep)) / sg;
+        double g1 = exp(-0.5 * u1 * u1), g2 = exp(-0.5 * u2 * u2);
+        s11 += g1 * g1, s12 += g1 * g2, s22 += g2 * g2;
+        r1 += g1 * p[i], r2 += g2 * p[i];
+    }
+    det = s11 * s22 - s12 * s12;
+    if (det <= 1e-12) {
+        a[0] = a[1] = 0;
+        return 1e300;
+    }
+    a[0] = (r1 * s22 - r2 * s12) / det;
+    a[1] = (r2 * s11 - r1 * s12) / det;
+    for (size_t i = lo; i < hi; i++) {
+        double u1 = ((double)i - (m - 0.5 * sep)) / sg;
+        double u2 = ((double)i - (m + 0.5 * sep)) / sg;
+        double e = a[0] * exp(-0.5 * u1 * u1) + a[1] * exp(-0.5 * u2 * u2) -
+                   p[i];
+        chi += e * e;
+    }
+    return chi;
+}
+
+/* ERK1/ERK2-like doublets run across a whole band row, but only some lanes
+ * resolve them. A band left whole is fitted as a pair when at least two
+ * other lanes of its strip resolved a pair at the same height (after the
+ * smile): separation and SD are their medians, the pair's centre is
+ * searched on a 0.25 px grid and the two amplitudes solved by least
+ * squares. It is split if both amplitudes come out positive. Bands of the
+ * strip start at index FIRST of SET; PROFS holds each lane's profile (rows
+ * Y0.., N each, lanes from FIRST_LANE). */
+static enum bq_status
+doublets_across_lanes(struct bq_bandset *set, size_t first,
+                      const struct bq_layout *layout, const double *profs,
+                      size_t y0, size_t n, size_t first_lane,
+                      struct bq_error *err)
+{
+    size_t nb0 = set->n;
+
+    for (size_t k = first; k < set->n; k++) {
+        struct bq_band *b = &set->b[k];
+        double yc = b->y - layout->lanes[b->lane].smile, seps[64], sgs[64];
+        size_t np = 0, lo, hi;
+        double sep, sg, best = 1e300, bm = 0, ba[2] = {0, 0};
+        const double *p;
+        if (b->split || b->fixed || k >= nb0)
+            continue;
+        /* resolved pairs of other lanes at this height */
+        for (size_t j = first; j + 1 < nb0 && np < 64; j++) {
+            const struct bq_band *c = &set->b[j], *d = &set->b[j + 1];
+            double mid;
+            if (!c->split || !d->split || c->lane != d->lane ||
+                c->lane == b->lane || c->sum_top != d->sum_top)
+                continue;
+            mid = 0.5 * (c->y + d->y) - layout->lanes[c->lane].smile;
+            if (fabs(mid - yc) > 0.5 * (b->bottom - b->top))
+                continue;
+            seps[np] = d->y - c->y;
+            sgs[np] = 0.5 * (c->sigma + d->sigma);
+            np++;
+        }
+        if (np < 2)
+            continue;
+        sep = bq_select_d(seps, np, 0.5);
+        sg = bq_select_d(sgs, np, 0.5);
+        if (!(sep > 0 && sg > 0.5))
+            continue;
+        lo = (size_t)bq_clampd(b->sum_top - (double)y0, 0, (double)n);
+        hi = (size_t)bq_clampd(b->sum_bottom - (double)y0, 0, (double)n);
+        if (hi <= lo + 6)
+            continue;
+        p = profs + (b->lane - first_lane) * n;
+        for (double m = b->y - (double)y0 - sep; m <= b->y - (double)y0 + sep;
+             m += 0.25) {
+            double a[2], chi = pair_fit(p, lo, hi, m, sep, sg, a);
+            if (chi < best) {
+                best = chi;
+                bm = m;
+                ba[0] = a[0];
+                ba[1] = a[1];
+            }
+        }
+        if (!(ba[0] > 0 && ba[1] > 0))
+            continue;
+        /* split: B becomes the upper part, a copy the lower */
+        {
+            struct bq_band *nbp;
+            if (set->n + 1 > set->cap) {
+                size_t cap = set->cap * 2 + 16;
+                nbp = realloc(set->b, cap * sizeof *nbp);
+                if (!nbp)
+                    return bq_error_set(err, BQ_ERR_NOMEM,
+                                        "bands: out of memory");
+                set->b = nbp;
+                set->cap = cap;
+                b = &set->b[k];
+            }
+            memmove(&set->b[k + 2], &set->b[k + 1],
+                    (set->n - k - 1) * sizeof *set->b);
+            set->n++;
+            nb0++;
+            set->b[k + 1] = *b;
+            b->y = (double)y0 + bm - 0.5 * sep;
+            set->b[k + 1].y = (double)y0 + bm + 0.5 * sep;
+            b->frac = ba[0] / (ba[0] + ba[1]);
+            set->b[k + 1].frac = ba[1] / (ba[0] + ba[1]);
+            b->split = set->b[k + 1].split = 1;
+            b->sigma = set->b[k + 1].sigma = sg;
+            b->bottom = set->b[k + 1].top = (double)y0 + bm;
+            set->b[k + 1].index = b->index + 1;
+            for (size_t j = k + 2; j < set->n && set->b[j].lane == b->lane; j++)
+                set->b[j].index++;
+            k++;
+        }
+    }
+    return BQ_OK;
+}
+
 static int
 cmp_dbl(const void *a, const void *b)
 {
@@ -463,7 +596,7 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
     struct bq_band_opts def;
     struct bq_band *tmpb = NULL;
     double *profs = NULL, *prof = NULL, *mean = NULL, *cmp = NULL;
-    size_t cap = 64, maxh = 0, maxl = 0;
+    size_t maxh = 0, maxl = 0;
     enum bq_status st = BQ_OK;
 
     memset(set, 0, sizeof *set);
@@ -475,7 +608,8 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
         size_t hh = (size_t)(layout->strips[s].bottom - layout->strips[s].top) + 2;
         maxh = hh > maxh ? hh : maxh;
     }
-    set->b = bq_alloc_array(cap, sizeof *set->b);
+    set->cap = 64;
+    set->b = bq_alloc_array(set->cap, sizeof *set->b);
     tmpb = bq_alloc_array(MAX_PEAKS * 2, sizeof *tmpb);
     for (size_t i = 0; i < layout->nstrips; i++)
         maxl = layout->strips[i].nlanes > maxl ? layout->strips[i].nlanes : maxl;
@@ -549,10 +683,10 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
                 ln->empty = 0;
             for (size_t k = 0; k < nb; k++) {
                 struct bq_band *b;
-                if (set->n == cap) {
+                if (set->n == set->cap) {
                     struct bq_band *nbp;
-                    cap *= 2;
-                    nbp = realloc(set->b, cap * sizeof *set->b);
+                    set->cap *= 2;
+                    nbp = realloc(set->b, set->cap * sizeof *set->b);
                     if (!nbp) {
                         st = bq_error_set(err, BQ_ERR_NOMEM,
                                           "bands: out of memory");
@@ -577,6 +711,11 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
                 b->noise = noise;
             }
         }
+
+        st = doublets_across_lanes(set, first_band, layout, profs, y0, n,
+                                   sp->first_lane, err);
+        if (st != BQ_OK)
+            goto out;
 
         /* Rows: cluster smile-corrected centres; a gap wider than the
          * typical band half-height starts a new row. */

@@ -80,7 +80,7 @@ test_clean(void **state)
 
 /* Every artefact but doublets: rotation, smile, strips, frame, blotches,
  * gradient, hot pixels, empty lanes, ladder, saturation. Measured at
- * writing: lanes 302/321, bands 824/880, median 0.64 %, 90th 5.20 %. */
+ * writing: lanes 299/321, bands 819/880, median 0.64 %, 90th 5.37 %. */
 static void
 test_random_no_doublets(void **state)
 {
@@ -97,8 +97,8 @@ test_random_no_doublets(void **state)
 }
 
 /* Everything including ERK-like doublets. Measured at writing: lanes
- * 315/321, bands 1110/1150, median 1.30 %, 90th 27.3 %: unequal doublets
- * without a valley are the known weakness (README, closing note). */
+ * 314/321, bands 1120/1150, median 1.19 %, 90th 14.1 %: unequal doublets
+ * without a valley are the remaining weakness (README, closing note). */
 static void
 test_random_all(void **state)
 {
@@ -110,7 +110,7 @@ test_random_all(void **state)
     assert_true(ev.lanes_found >= 0.95 * (double)ev.lanes);
     assert_true(ev.bands_found >= 0.94 * (double)ev.bands);
     assert_true(med <= 0.03);
-    assert_true(p90 <= 0.30);
+    assert_true(p90 <= 0.17);
 }
 
 int

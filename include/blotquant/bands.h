@@ -28,6 +28,8 @@ struct bq_band {
     double peak;          /* peak of the lane profile above background */
     double snr;           /* peak / noise */
     double noise;         /* SD of the lane profile's noise */
+    double sigma;         /* vertical SD of the band shape, px (fitted for
+                             split bands, else from the extent) */
     size_t npx;           /* pixels summed */
     size_t sat_px;        /* pixels at the file's maximum code */
     double ox, oy;        /* lane centre x and band centre y in the
@@ -35,7 +37,8 @@ struct bq_band {
 };
 
 struct bq_bandset {
-    size_t n;
+    size_t n;             /* bands */
+    size_t cap;           /* allocated entries of b */
     struct bq_band *b;    /* owned, lane by lane, top to bottom */
 };
 
