@@ -490,7 +490,7 @@ pair_fit(const double *p, size_t lo, size_t hi, double m, double sep,
  * resolve them. A band left whole is fitted as a pair when at least two
  * other lanes of its strip resolved a pair at the same height (after the
  * smile): separation and SD are their medians, the pair's centre is
- * searched on a 0.25 px grid and the two amplitudes solved by least
+ * searched on a 1 px and then a 0.1 px grid and the two amplitudes solved by least
  * squares. It is split if both amplitudes come out positive. Bands of the
  * strip start at index FIRST of SET; PROFS holds each lane's profile (rows
  * Y0.., N each, lanes from FIRST_LANE). */
@@ -535,14 +535,18 @@ doublets_across_lanes(struct bq_bandset *set, size_t first,
         if (hi <= lo + 6)
             continue;
         p = profs + (b->lane - first_lane) * n;
-        for (double m = b->y - (double)y0 - sep; m <= b->y - (double)y0 + sep;
-             m += 0.25) {
-            double a[2], chi = pair_fit(p, lo, hi, m, sep, sg, a);
-            if (chi < best) {
-                best = chi;
-                bm = m;
-                ba[0] = a[0];
-                ba[1] = a[1];
+        /* centre: 1 px steps over +-sep, then 0.1 px around the best */
+        for (int pass = 0; pass < 2; pass++) {
+            double c0 = pass ? bm : b->y - (double)y0;
+            double half = pass ? 1.0 : sep, step = pass ? 0.1 : 1.0;
+            for (double m = c0 - half; m <= c0 + half + 1e-9; m += step) {
+                double a[2], chi = pair_fit(p, lo, hi, m, sep, sg, a);
+                if (chi < best) {
+                    best = chi;
+                    bm = m;
+                    ba[0] = a[0];
+                    ba[1] = a[1];
+                }
             }
         }
         if (!(ba[0] > 0 && ba[1] > 0))

@@ -54,7 +54,7 @@ bq_noise_sigma(const float *px, size_t stride, size_t x0, size_t y0,
                size_t x1, size_t y1)
 {
     size_t w = x1 > x0 + 1 ? x1 - x0 - 1 : 0, h = y1 > y0 ? y1 - y0 : 0;
-    size_t total, step, n = 0, cap = 200000;
+    size_t total, step, n = 0, cap = 50000;
     float *d;
     double med;
 
