@@ -181,6 +181,116 @@ plane_fit(const struct bq_image *g, const float *w, double p[3])
     }
 }
 
+/* Rounds of the envelope (see fft_envelope): clip G to B + LIM, smooth
+ * with normalisation, until the largest change is below 1 % of NOISE or
+ * MAXIT rounds. B is updated in place; C is scratch. Returns the rounds
+ * run. */
+static int
+envelope_rounds(const float *g, const float *w, const float *ws,
+                struct bq_smoother *sm, float *b, float *c, size_t n,
+                double lim, int maxit, double noise)
+{
+    int it;
+
+    for (it = 0; it < maxit; it++) {
+        double change = 0;
+        for (size_t i = 0; i < n; i++) {
+            float v = g[i], cap = b[i] + (float)lim;
+            c[i] = (v < cap ? v : cap) * w[i];
+        }
+        bq_smoother_apply(sm, c, c);
+        for (size_t i = 0; i < n; i++) {
+            float nb = c[i] * ws[i];
+            double d = fabs((double)nb - b[i]);
+            change = d > change ? d : change;
+            b[i] = nb;
+        }
+        if (change < 0.01 * noise + 1e-9)
+            return it + 1;
+    }
+    return it;
+}
+
+/* Runs the envelope on G halved (2x2 cells, weighted by W) with SIGMA/2
+ * and writes it, upsampled bilinearly, into B (G's size). Returns BQ_OK,
+ * BQ_ERR_INVALID if G is too small to halve, or BQ_ERR_NOMEM/FFT. */
+static enum bq_status
+coarse_start(const struct bq_image *g, const float *w, double sigma,
+             const struct bq_bg_opts *o, float *b, struct bq_error *err)
+{
+    size_t gw = g->width, gh = g->height, hw = (gw + 1) / 2, hh = (gh + 1) / 2;
+    size_t hn = hw * hh;
+    float *g2 = NULL, *w2 = NULL, *ws2 = NULL, *b2 = NULL, *c2 = NULL;
+    struct bq_smoother *sm2 = NULL;
+    enum bq_status st = BQ_OK;
+    double noise2;
+
+    if (gw < 64 || gh < 32 || sigma < 2)
+        return BQ_ERR_INVALID;
+    g2 = bq_calloc_array(hn, sizeof *g2);
+    w2 = bq_calloc_array(hn, sizeof *w2);
+    ws2 = bq_alloc_array(hn, sizeof *ws2);
+    b2 = bq_alloc_array(hn, sizeof *b2);
+    c2 = bq_alloc_array(hn, sizeof *c2);
+    if (!g2 || !w2 || !ws2 || !b2 || !c2) {
+        st = bq_error_set(err, BQ_ERR_NOMEM, "background: out of memory");
+        goto out;
+    }
+    for (size_t y = 0; y < gh; y++)
+        for (size_t x = 0; x < gw; x++) {
+            size_t i = y * gw + x, j = (y / 2) * hw + x / 2;
+            g2[j] += g->px[i] * w[i];
+            w2[j] += w[i];
+        }
+    for (size_t j = 0; j < hn; j++) {
+        size_t cy = j / hw, cx = j % hw;
+        size_t cells = bq_min_size(2, gh - 2 * cy) * bq_min_size(2, gw - 2 * cx);
+        g2[j] = w2[j] > 0 ? g2[j] / w2[j] : 0;
+        w2[j] /= (float)cells;
+    }
+    st = bq_smoother_create(hw, hh, 0.5 * sigma, 0.5 * sigma, &sm2, err);
+    if (st != BQ_OK)
+        goto out;
+    bq_smoother_apply(sm2, w2, ws2);
+    for (size_t j = 0; j < hn; j++)
+        ws2[j] = ws2[j] > 1e-6f ? 1.0f / ws2[j] : 0.0f;
+    {
+        struct bq_image view = {hw, hh, hw, 32, 1.0f, g2};
+        noise2 = bq_noise_sigma(view.px, view.stride, 0, 0, hw, hh);
+    }
+    for (size_t j = 0; j < hn; j++)
+        c2[j] = g2[j] * w2[j];
+    bq_smoother_apply(sm2, c2, b2);
+    for (size_t j = 0; j < hn; j++)
+        b2[j] *= ws2[j];
+    envelope_rounds(g2, w2, ws2, sm2, b2, c2, hn, o->clip_k * noise2,
+                    o->iterations, noise2);
+    /* upsample: cell centre of fine (x, y) sits at (x + 0.5)/2 - 0.5 */
+    for (size_t y = 0; y < gh; y++) {
+        double fy = bq_clampd((y + 0.5) / 2 - 0.5, 0, (double)hh - 1);
+        size_t iy = (size_t)fy, iy1 = iy + 1 < hh ? iy + 1 : iy;
+        double ty = fy - (double)iy;
+        for (size_t x = 0; x < gw; x++) {
+            double fx = bq_clampd((x + 0.5) / 2 - 0.5, 0, (double)hw - 1);
+            size_t ix = (size_t)fx, ix1 = ix + 1 < hw ? ix + 1 : ix;
+            double tx = fx - (double)ix;
+            b[y * gw + x] =
+                (float)((1 - ty) * ((1 - tx) * b2[iy * hw + ix] +
+                                    tx * b2[iy * hw + ix1]) +
+                        ty * ((1 - tx) * b2[iy1 * hw + ix] +
+                              tx * b2[iy1 * hw + ix1]));
+        }
+    }
+out:
+    bq_smoother_destroy(sm2);
+    free(g2);
+    free(w2);
+    free(ws2);
+    free(b2);
+    free(c2);
+    return st;
+}
+
 /* Repeated smoothing of the data clipped to the current estimate: each
  * round lowers the estimate under bands (which stick out above it) and
  * leaves it on the background (which does not). Normalised convolution
@@ -195,6 +305,7 @@ fft_envelope(const struct bq_image *img, const struct bq_thumb *t,
     float *w = NULL, *ws = NULL, *c = NULL, *b = NULL;
     size_t factor = 1, n;
     double sigma, noise, plane[3];
+    int fine_rounds;
     enum bq_status st;
 
     st = envelope_grid(t, &g, &w, &factor, err);
@@ -229,30 +340,23 @@ fft_envelope(const struct bq_image *img, const struct bq_thumb *t,
         g->px[i] -= (float)(plane[0] + plane[1] * (double)(i % g->width) +
                             plane[2] * (double)(i / g->width));
 
-    for (size_t i = 0; i < n; i++)
-        c[i] = g->px[i] * w[i];
-    bq_smoother_apply(sm, c, b);
-    for (size_t i = 0; i < n; i++)
-        b[i] *= ws[i];
-    bg->iterations = 0;
-    for (int it = 0; it < o->iterations; it++) {
-        float lim = (float)(o->clip_k * noise);
-        double change = 0;
-        for (size_t i = 0; i < n; i++) {
-            float v = g->px[i], cap = b[i] + lim;
-            c[i] = (v < cap ? v : cap) * w[i];
-        }
-        bq_smoother_apply(sm, c, c);
-        for (size_t i = 0; i < n; i++) {
-            float nb = c[i] * ws[i];
-            double d = fabs((double)nb - b[i]);
-            change = d > change ? d : change;
-            b[i] = nb;
-        }
-        bg->iterations++;
-        if (change < 0.01 * noise + 1e-9)
-            break;
+    /* Coarse to fine: the envelope on a half-size grid first, upsampled as
+     * the starting estimate, so that the full grid needs few rounds. */
+    fine_rounds = o->iterations / 2;
+    st = coarse_start(g, w, sigma, o, b, err);
+    if (st == BQ_ERR_NOMEM)
+        goto out;
+    if (st != BQ_OK) { /* grid too small to halve: start from smoothing */
+        fine_rounds = o->iterations;
+        st = BQ_OK;
+        for (size_t i = 0; i < n; i++)
+            c[i] = g->px[i] * w[i];
+        bq_smoother_apply(sm, c, b);
+        for (size_t i = 0; i < n; i++)
+            b[i] *= ws[i];
     }
+    bg->iterations = envelope_rounds(g->px, w, ws, sm, b, c, n,
+                                     o->clip_k * noise, fine_rounds, noise);
     for (size_t i = 0; i < n; i++)
         b[i] += (float)(plane[0] + plane[1] * (double)(i % g->width) +
                         plane[2] * (double)(i / g->width));
