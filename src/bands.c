@@ -112,7 +112,7 @@ fit_gauss(const double *y, size_t x0, size_t n, int k, double *p)
     }
     rc = gsl_multifit_nlinear_init(&pv.vector, &fdf, ws);
     if (rc == GSL_SUCCESS)
-        rc = gsl_multifit_nlinear_driver(100, 1e-8, 1e-8, 1e-8, NULL, NULL,
+        rc = gsl_multifit_nlinear_driver(50, 1e-6, 1e-6, 1e-6, NULL, NULL,
                                          &info, ws);
     if (rc == GSL_SUCCESS || rc == GSL_EMAXITER) {
         gsl_vector *r = gsl_multifit_nlinear_position(ws);
