@@ -69,7 +69,7 @@ auto_size(const struct bq_image *img, const struct bq_thumb *t)
 /* ---- FFT lower envelope ------------------------------------------------ */
 
 /* The envelope grid: the thumbnail halved until its longest side is at most
- * 256 (background is smooth: a finer grid buys nothing). Values are means
+ * 192 (background is smooth: a finer grid buys nothing). Values are means
  * over membrane pixels; W holds the membrane fraction of each cell. */
 static enum bq_status
 envelope_grid(const struct bq_thumb *t, struct bq_image **gout, float **wout,
@@ -79,7 +79,7 @@ envelope_grid(const struct bq_thumb *t, struct bq_image **gout, float **wout,
     struct bq_image *g;
     float *w;
 
-    while ((tw > 256 * k || th > 256 * k) && k < 64)
+    while ((tw > 192 * k || th > 192 * k) && k < 64)
         k *= 2;
     gw = (tw + k - 1) / k;
     gh = (th + k - 1) / k;

@@ -80,7 +80,7 @@ test_clean(void **state)
 
 /* Every artefact but doublets: rotation, smile, strips, frame, blotches,
  * gradient, hot pixels, empty lanes, ladder, saturation. Measured at
- * writing: lanes 299/321, bands 819/880, median 0.64 %, 90th 5.37 %. */
+ * writing: lanes 313/321, bands 862/880, median 0.61 %, 90th 5.28 %. */
 static void
 test_random_no_doublets(void **state)
 {
@@ -89,15 +89,15 @@ test_random_no_doublets(void **state)
     (void)state;
     sweep(RANDOM_NO_DOUBLETS, 16, &ev);
     report("random, no doublets", &ev, &med, &p90);
-    assert_true(ev.lanes_found >= 0.88 * (double)ev.lanes);
-    assert_true(ev.bands_found >= 0.92 * (double)ev.bands);
+    assert_true(ev.lanes_found >= 0.93 * (double)ev.lanes);
+    assert_true(ev.bands_found >= 0.95 * (double)ev.bands);
     assert_int_equal(ev.sat_flagged, ev.sat_bands);
     assert_true(med <= 0.03);  /* the target */
     assert_true(p90 <= 0.08);  /* the target */
 }
 
 /* Everything including ERK-like doublets. Measured at writing: lanes
- * 314/321, bands 1120/1150, median 1.19 %, 90th 14.1 %: unequal doublets
+ * 316/321, bands 1121/1150, median 1.22 %, 90th 14.7 %: unequal doublets
  * without a valley are the remaining weakness (README, closing note). */
 static void
 test_random_all(void **state)
