@@ -2,6 +2,7 @@
 #include "blotquant/prepare.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,21 +225,35 @@ polarity_score(const struct bq_image *t, const unsigned char *mask)
     return score / (p99 - p1 + 1e-12);
 }
 
-/* Replaces isolated outliers: a pixel further than T above the largest (or
- * below the smallest) of its 8 neighbours, T = max(K*noise, 25 % of the
- * neighbours' height above the floor). Band pixels have neighbours of
- * similar value and are never touched. Returns the count replaced. */
-static size_t
-hot_pixels_fix(struct bq_image *img, double noise, double floor_lv)
-{
-    size_t w = img->width, h = img->height, fixed = 0;
-    float tn = (float)(8.0 * noise + 1.0), fl = (float)floor_lv;
+struct hot_fix {
+    size_t i;        /* pixel index (y * stride + x) */
+    float v;         /* its replacement: the median of its neighbours */
+};
 
-    if (w < 3 || h < 3)
-        return 0;
-    for (size_t y = 1; y + 1 < h; y++) {
-        float *r0 = bq_row(img, y - 1), *r1 = bq_row(img, y),
-              *r2 = bq_row(img, y + 1);
+struct hot_ctx {
+    struct bq_image *img;   /* read only while detecting */
+    float tn, fl;           /* noise threshold, floor level */
+    pthread_mutex_t lock;   /* guards the list below */
+    struct hot_fix *fix;    /* replacements found so far */
+    size_t n, cap;          /* used, allocated */
+    int oom;                /* 1 if a list could not grow */
+};
+
+/* Finds the outliers of rows [A+1, B+1) without changing any pixel (so the
+ * result does not depend on which thread looks at which rows) and adds
+ * them to the shared list. */
+static void
+hot_rows(void *arg, size_t a, size_t b)
+{
+    struct hot_ctx *c = arg;
+    struct bq_image *img = c->img;
+    size_t w = img->width, n = 0, cap = 0;
+    struct hot_fix *mine = NULL;
+    float tn = c->tn, fl = c->fl;
+
+    for (size_t y = a + 1; y < b + 1; y++) {
+        const float *r0 = bq_row(img, y - 1), *r1 = bq_row(img, y),
+                    *r2 = bq_row(img, y + 1);
         for (size_t x = 1; x + 1 < w; x++) {
             float v = r1[x], l = r1[x - 1], r = r1[x + 1];
             float hi = l > r ? l : r, lo = l < r ? l : r;
@@ -255,12 +270,73 @@ hot_pixels_fix(struct bq_image *img, double noise, double floor_lv)
                 mn = nb[k] < mn ? nb[k] : mn;
             }
             t = tn > 0.25f * (mx - fl) ? tn : 0.25f * (mx - fl);
-            if (v - mx > t || mn - v > t) {
-                r1[x] = bq_select_f(nb, 8, 0.5);
-                fixed++;
+            if (!(v - mx > t || mn - v > t))
+                continue;
+            if (n == cap) {
+                struct hot_fix *g;
+                cap = cap ? 2 * cap : 64;
+                g = realloc(mine, cap * sizeof *g);
+                if (!g) {
+                    c->oom = 1;
+                    goto out;
+                }
+                mine = g;
             }
+            mine[n].i = y * img->stride + x;
+            mine[n].v = bq_select_f(nb, 8, 0.5);
+            n++;
         }
     }
+out:
+    pthread_mutex_lock(&c->lock);
+    if (c->n + n > c->cap) {
+        size_t ncap = (c->n + n) * 2;
+        struct hot_fix *g = realloc(c->fix, ncap * sizeof *g);
+        if (g) {
+            c->fix = g;
+            c->cap = ncap;
+        } else {
+            c->oom = 1;
+            n = 0;
+        }
+    }
+    if (n)
+        memcpy(c->fix + c->n, mine, n * sizeof *mine);
+    c->n += n;
+    pthread_mutex_unlock(&c->lock);
+    free(mine);
+}
+
+/* Replaces isolated outliers: a pixel further than T above the largest (or
+ * below the smallest) of its 8 neighbours, T = max(K*noise, 25 % of the
+ * neighbours' height above the floor), by the median of the 8. Band pixels
+ * have neighbours of similar value and are never touched. Detection reads
+ * the original pixels only; the replacements are applied afterwards, so
+ * rows can be searched in parallel. Returns the count replaced (0 if the
+ * list of replacements could not be allocated: nothing is changed then). */
+static size_t
+hot_pixels_fix(struct bq_image *img, double noise, double floor_lv)
+{
+    struct hot_ctx c;
+    size_t fixed;
+
+    if (img->width < 3 || img->height < 3)
+        return 0;
+    memset(&c, 0, sizeof c);
+    c.img = img;
+    c.tn = (float)(8.0 * noise + 1.0);
+    c.fl = (float)floor_lv;
+    pthread_mutex_init(&c.lock, NULL);
+    bq_parallel_for(img->height - 2, 0, hot_rows, &c);
+    pthread_mutex_destroy(&c.lock);
+    if (c.oom) {
+        free(c.fix);
+        return 0;
+    }
+    for (size_t k = 0; k < c.n; k++)
+        img->px[c.fix[k].i] = c.fix[k].v;
+    fixed = c.n;
+    free(c.fix);
     return fixed;
 }
 
