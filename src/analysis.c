@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "parallel.h"
 #include "util.h"
 
 void
@@ -176,37 +177,74 @@ out:
     return st;
 }
 
+struct sat_ctx {
+    const struct bq_image *img; /* scanned */
+    unsigned char *rows;        /* 1 per row that holds a saturated pixel */
+    unsigned char *mask;        /* filled on the second pass */
+};
+
+/* Pass 1 over rows [A, B): which rows hold a saturated pixel. */
+static void
+sat_rows(void *arg, size_t a, size_t b)
+{
+    struct sat_ctx *c = arg;
+    float lim = c->img->max_code;
+
+    for (size_t y = a; y < b; y++) {
+        const float *r = bq_row(c->img, y);
+        int any = 0;
+        for (size_t x = 0; x < c->img->width; x++)
+            any |= r[x] >= lim;
+        c->rows[y] = (unsigned char)any;
+    }
+}
+
+/* Pass 2 over rows [A, B): the mask bytes of the flagged rows. */
+static void
+sat_fill(void *arg, size_t a, size_t b)
+{
+    struct sat_ctx *c = arg;
+    float lim = c->img->max_code;
+    size_t w = c->img->width;
+
+    for (size_t y = a; y < b; y++) {
+        const float *r = bq_row(c->img, y);
+        if (!c->rows[y])
+            continue;
+        for (size_t x = 0; x < w; x++)
+            c->mask[y * w + x] = r[x] >= lim;
+    }
+}
+
 /* A byte per pixel, 1 where IMG is at or above its saturation level; NULL
  * (and ERR untouched) if no pixel is. NULL with ERR set if out of memory. */
 static unsigned char *
 saturation_mask(const struct bq_image *img, struct bq_error *err)
 {
-    unsigned char *m = NULL;
-    float lim = img->max_code;
+    struct sat_ctx c = {img, NULL, NULL};
+    int any = 0;
 
     /* Float data has no clipping level: its maximum is just the largest
      * value present, not a ceiling the detector hit. */
     if (img->bit_depth == 32)
         return NULL;
-    for (size_t y = 0; y < img->height; y++) {
-        const float *r = bq_row(img, y);
-        int any = 0;
-        for (size_t x = 0; x < img->width; x++)
-            any |= r[x] >= lim;
-        if (!any)
-            continue;
-        if (!m) {
-            m = bq_calloc_array(img->width * img->height, 1);
-            if (!m) {
-                bq_error_set(err, BQ_ERR_NOMEM, "saturation mask: out of "
-                             "memory");
-                return NULL;
-            }
-        }
-        for (size_t x = 0; x < img->width; x++)
-            m[y * img->width + x] = r[x] >= lim;
+    c.rows = bq_calloc_array(img->height, 1);
+    if (!c.rows) {
+        bq_error_set(err, BQ_ERR_NOMEM, "saturation mask: out of memory");
+        return NULL;
     }
-    return m;
+    bq_parallel_for(img->height, 0, sat_rows, &c);
+    for (size_t y = 0; y < img->height && !any; y++)
+        any = c.rows[y];
+    if (any) {
+        c.mask = bq_calloc_array(img->width * img->height, 1);
+        if (!c.mask)
+            bq_error_set(err, BQ_ERR_NOMEM, "saturation mask: out of memory");
+        else
+            bq_parallel_for(img->height, 0, sat_fill, &c);
+    }
+    free(c.rows);
+    return c.mask;
 }
 
 /* Merges split pairs that hold saturated pixels, then removes detected
