@@ -2,9 +2,11 @@
 #include "blotquant/bands.h"
 
 #include <gsl/gsl_multifit_nlinear.h>
+#include <gsl/gsl_errno.h>
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_vector.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +58,14 @@ gauss_f(const gsl_vector *p, void *data, gsl_vector *f)
     return GSL_SUCCESS;
 }
 
+static pthread_once_t gsl_quiet_once = PTHREAD_ONCE_INIT;
+
+static void
+gsl_quiet(void)
+{
+    gsl_set_error_handler_off();
+}
+
 /* Jacobian of gauss_f. */
 static int
 gauss_df(const gsl_vector *p, void *data, gsl_matrix *jac)
@@ -92,7 +102,6 @@ fit_gauss(const double *y, size_t x0, size_t n, int k, double *p)
     gsl_vector_view pv = gsl_vector_view_array(p, np);
     int info = 0, rc;
     double chi2 = -1;
-    gsl_error_handler_t *old;
 
     if (n < np + 3)
         return -1;
@@ -102,14 +111,14 @@ fit_gauss(const double *y, size_t x0, size_t n, int k, double *p)
     fdf.n = n;
     fdf.p = np;
     fdf.params = &d;
-    /* GSL's default handler aborts; fits that fail are an expected
-     * outcome here, reported by return code. */
-    old = gsl_set_error_handler_off();
+    /* GSL's default handler aborts the process; fits that fail are an
+     * expected outcome here, reported by return code. The handler is
+     * process-wide, so it is switched off once, not per fit (that would
+     * race between threads analysing scans in parallel). */
+    pthread_once(&gsl_quiet_once, gsl_quiet);
     ws = gsl_multifit_nlinear_alloc(T, &fp, n, np);
-    if (!ws) {
-        gsl_set_error_handler(old);
+    if (!ws)
         return -1;
-    }
     rc = gsl_multifit_nlinear_init(&pv.vector, &fdf, ws);
     if (rc == GSL_SUCCESS)
         rc = gsl_multifit_nlinear_driver(50, 1e-6, 1e-6, 1e-6, NULL, NULL,
@@ -124,7 +133,6 @@ fit_gauss(const double *y, size_t x0, size_t n, int k, double *p)
             chi2 += gsl_vector_get(f, i) * gsl_vector_get(f, i);
     }
     gsl_multifit_nlinear_free(ws);
-    gsl_set_error_handler(old);
     for (size_t i = 0; i < np; i++)
         if (!isfinite(p[i]))
             return -1;
