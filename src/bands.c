@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parallel.h"
 #include "util.h"
 
 #define MAX_PEAKS 64
@@ -600,29 +601,73 @@ cmp_dbl(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+#define PEAK_SLOT (MAX_PEAKS * 2) /* bands one lane may hold */
+
+/* Per-strip work shared by the lane workers. */
+struct lane_job {
+    const struct bq_image *sig;
+    const struct bq_layout *layout;
+    const struct bq_band_opts *opts;
+    const struct bq_strip *sp;   /* the strip */
+    size_t y0, y1, n;            /* its rows */
+    double *profs;               /* n values per lane of the strip */
+    struct bq_band *out;         /* PEAK_SLOT bands per lane */
+    size_t *nout;                /* bands found per lane */
+    double *noise;               /* profile noise per lane */
+};
+
+/* Profiles of the strip's lanes [A, B). */
+static void
+lanes_profiles(void *arg, size_t a, size_t b)
+{
+    struct lane_job *j = arg;
+    for (size_t i = a; i < b; i++)
+        bq_lane_profile(j->sig, &j->layout->lanes[j->sp->first_lane + i],
+                        j->y0, j->y1, j->profs + i * j->n);
+}
+
+/* Noise and peaks of the strip's lanes [A, B), each into its own slot. */
+static void
+lanes_peaks(void *arg, size_t a, size_t b)
+{
+    struct lane_job *j = arg;
+    for (size_t i = a; i < b; i++) {
+        const struct bq_lane *ln = &j->layout->lanes[j->sp->first_lane + i];
+        double ncols = ceil(0.5 * ln->width) > 1 ? ceil(0.5 * ln->width) : 1;
+        const double *prof = j->profs + i * j->n;
+        j->noise[i] = profile_noise(prof, j->n,
+                                    j->layout->noise / sqrt(ncols));
+        j->nout[i] = bq_profile_peaks(prof, j->n, j->noise[i], j->opts,
+                                      j->out + i * PEAK_SLOT, PEAK_SLOT);
+    }
+}
+
 enum bq_status
 bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
               const struct bq_band_opts *opts, struct bq_bandset *set,
               struct bq_error *err)
 {
     struct bq_band_opts def;
-    struct bq_band *tmpb = NULL;
     double *profs = NULL, *prof = NULL, *mean = NULL, *cmp = NULL;
     size_t maxh = 0, maxl = 0;
     enum bq_status st = BQ_OK;
+    struct lane_job job;
 
     memset(set, 0, sizeof *set);
+    memset(&job, 0, sizeof job);
     if (!opts) {
         bq_band_opts_init(&def);
         opts = &def;
     }
+    job.sig = sig;
+    job.layout = layout;
+    job.opts = opts;
     for (size_t s = 0; s < layout->nstrips; s++) {
         size_t hh = (size_t)(layout->strips[s].bottom - layout->strips[s].top) + 2;
         maxh = hh > maxh ? hh : maxh;
     }
     set->cap = 64;
     set->b = bq_alloc_array(set->cap, sizeof *set->b);
-    tmpb = bq_alloc_array(MAX_PEAKS * 2, sizeof *tmpb);
     for (size_t i = 0; i < layout->nstrips; i++)
         maxl = layout->strips[i].nlanes > maxl ? layout->strips[i].nlanes : maxl;
     /* every lane's profile of a strip, computed once and used three times
@@ -630,7 +675,12 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
     profs = bq_alloc_array(maxh * (maxl ? maxl : 1), sizeof *profs);
     mean = bq_alloc_array(maxh, sizeof *mean);
     cmp = bq_alloc_array(maxh, sizeof *cmp);
-    if (!set->b || !tmpb || !mean || !cmp || !profs) {
+    job.out = bq_alloc_array((maxl ? maxl : 1) * PEAK_SLOT, sizeof *job.out);
+    job.nout = bq_calloc_array(maxl ? maxl : 1, sizeof *job.nout);
+    job.noise = bq_calloc_array(maxl ? maxl : 1, sizeof *job.noise);
+    job.profs = profs;
+    if (!set->b || !mean || !cmp || !profs || !job.out ||
+        !job.nout || !job.noise) {
         st = bq_error_set(err, BQ_ERR_NOMEM, "bands: out of memory");
         goto out;
     }
@@ -641,9 +691,11 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
         size_t first_band = set->n, nlive = 0;
         long maxshift = (long)(0.03 * (double)n) + 1;
 
-        for (size_t l = sp->first_lane; l < sp->first_lane + sp->nlanes; l++)
-            bq_lane_profile(sig, &layout->lanes[l], y0, y1,
-                            profs + (l - sp->first_lane) * n);
+        job.sp = sp;
+        job.y0 = y0;
+        job.y1 = y1;
+        job.n = n;
+        bq_parallel_for(sp->nlanes, 0, lanes_profiles, &job);
 
         /* Smile: each lane's vertical shift against the strip's mean lane
          * (compressed profiles so that strong lanes do not dominate). */
@@ -682,15 +734,13 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
             ln->smile = (double)bs;
         }
 
-        /* Bands of each lane. */
-        for (size_t l = sp->first_lane; l < sp->first_lane + sp->nlanes; l++) {
+        /* Bands of each lane: found in parallel, each lane into its own
+         * slot, then appended in lane order. */
+        bq_parallel_for(sp->nlanes, 0, lanes_peaks, &job);
+        for (size_t i = 0; i < sp->nlanes; i++) {
+            size_t l = sp->first_lane + i;
             struct bq_lane *ln = &layout->lanes[l];
-            double ncols = ceil(0.5 * ln->width) > 1 ? ceil(0.5 * ln->width) : 1;
-            double noise;
-            size_t nb;
-            prof = profs + (l - sp->first_lane) * n;
-            noise = profile_noise(prof, n, layout->noise / sqrt(ncols));
-            nb = bq_profile_peaks(prof, n, noise, opts, tmpb, MAX_PEAKS * 2);
+            size_t nb = job.nout[i];
             if (nb > 0)
                 ln->empty = 0;
             for (size_t k = 0; k < nb; k++) {
@@ -707,7 +757,7 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
                     set->b = nbp;
                 }
                 b = &set->b[set->n++];
-                *b = tmpb[k];
+                *b = job.out[i * PEAK_SLOT + k];
                 b->strip = s;
                 b->lane = l;
                 b->index = k;
@@ -720,10 +770,9 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
                 b->left = ln->left;
                 b->right = ln->right;
                 b->peak = 0;
-                b->noise = noise;
+                b->noise = job.noise[i];
             }
         }
-
         st = doublets_across_lanes(set, first_band, layout, profs, y0, n,
                                    sp->first_lane, err);
         if (st != BQ_OK)
@@ -771,8 +820,10 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
         }
     }
 out:
-    free(tmpb);
     free(profs);
+    free(job.out);
+    free(job.nout);
+    free(job.noise);
     free(mean);
     free(cmp);
     if (st != BQ_OK)
