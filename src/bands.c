@@ -616,6 +616,26 @@ struct lane_job {
     double *noise;               /* profile noise per lane */
 };
 
+/* Returns 1 if band B's rows, widened by half its height on each side,
+ * reach rows of profile P (N rows) that are exactly 0: pixels masked as
+ * outside the membrane. Such a band is the membrane's edge (a ramp), or a
+ * band cut by it; neither can be measured. */
+static int
+touches_mask(const double *p, size_t n, const struct bq_band *b)
+{
+    double half = 0.5 * (b->bottom - b->top);
+    long a = (long)floor(b->top - half), e = (long)ceil(b->bottom + half);
+    int zeros = 0;
+
+    if (a < 0)
+        a = 0;
+    if (e > (long)n)
+        e = (long)n;
+    for (long y = a; y < e; y++)
+        zeros += p[y] == 0.0;
+    return zeros >= 2;
+}
+
 /* Profiles of the strip's lanes [A, B). */
 static void
 lanes_profiles(void *arg, size_t a, size_t b)
@@ -740,11 +760,12 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
         for (size_t i = 0; i < sp->nlanes; i++) {
             size_t l = sp->first_lane + i;
             struct bq_lane *ln = &layout->lanes[l];
-            size_t nb = job.nout[i];
-            if (nb > 0)
-                ln->empty = 0;
+            size_t nb = job.nout[i], kept = 0;
             for (size_t k = 0; k < nb; k++) {
                 struct bq_band *b;
+                if (touches_mask(job.profs + i * n, n,
+                                 &job.out[i * PEAK_SLOT + k]))
+                    continue;
                 if (set->n == set->cap) {
                     struct bq_band *nbp;
                     set->cap *= 2;
@@ -760,7 +781,8 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
                 *b = job.out[i * PEAK_SLOT + k];
                 b->strip = s;
                 b->lane = l;
-                b->index = k;
+                b->index = kept++;
+                ln->empty = 0;
                 b->row = -1;
                 b->y += (double)y0;
                 b->top += (double)y0;

@@ -99,6 +99,8 @@ thumb_make(const struct bq_image *img, size_t f, struct bq_error *err)
     return t;
 }
 
+#define ERODE 3 /* thumbnail pixels taken off the membrane's edge */
+
 /* Finds a surround (frame, scanner bed, dark border) that differs strongly
  * from the membrane: the thumbnail's border pixels, if most of them lie far
  * from the central level on one side, are flood-filled inwards through all
@@ -177,18 +179,26 @@ membrane_find(const struct bq_image *t, unsigned char *mask, double *frame_lv,
             }
         }
     }
-    /* Erode the membrane by one thumb pixel: the edge itself is a ramp. */
-    for (size_t i = 0; i < n; i++)
-        buf[i] = mask[i];
-    for (size_t y = 0; y < h; y++)
-        for (size_t x = 0; x < w; x++) {
-            size_t i = y * w + x;
-            if (!buf[i])
-                continue;
-            if ((x > 0 && !buf[i - 1]) || (x + 1 < w && !buf[i + 1]) ||
-                (y > 0 && !buf[i - w]) || (y + 1 < h && !buf[i + w]))
-                mask[i] = 0;
-        }
+    /* Erode the membrane by ERODE thumb pixels at the top and bottom (one
+     * at the sides): the edge itself is a ramp (a cut membrane, a soft
+     * shadow), which would read as a band along the edge in every lane. */
+    for (int pass = 0; pass < ERODE; pass++) {
+        for (size_t i = 0; i < n; i++)
+            buf[i] = mask[i];
+        for (size_t y = 0; y < h; y++)
+            for (size_t x = 0; x < w; x++) {
+                size_t i = y * w + x;
+                if (!buf[i])
+                    continue;
+                /* sideways only on the first pass: a ramp at the left or
+                 * right edge is a thin ridge the lane finder ignores, and
+                 * edge lanes need their columns */
+                if ((pass == 0 && ((x > 0 && !buf[i - 1]) ||
+                                   (x + 1 < w && !buf[i + 1]))) ||
+                    (y > 0 && !buf[i - w]) || (y + 1 < h && !buf[i + w]))
+                    mask[i] = 0;
+            }
+    }
     *frame_lv = lf;
     found = 1;
 out:
