@@ -113,6 +113,31 @@ test_random_all(void **state)
     assert_true(p90 <= 0.17);
 }
 
+/* Regression: a film-look blot with a black surround used to get a band
+ * along the membrane's top and bottom edge in every lane (50 for 30). */
+static void
+test_dark_frame_no_edge_bands(void **state)
+{
+    struct bq_synth_params p;
+    struct bq_analysis a;
+    struct bq_error err = {BQ_OK, ""};
+    static struct bq_eval ev;
+    (void)state;
+    memset(&ev, 0, sizeof ev);
+    bq_synth_params_init(&p);
+    p.dark_bands = 1;
+    p.frame = 1;
+    p.lanes = 10;
+    p.rows = 3;
+    assert_int_equal(bq_eval_scan(&ev, &p, &a, &err), BQ_OK);
+    assert_int_equal(a.layout.nstrips, 1);
+    assert_int_equal(a.layout.nlanes, 10);
+    assert_int_equal(a.bands.n, 30);
+    assert_int_equal(ev.bands_found, 30);
+    assert_true(bq_test_quantile(ev.err, ev.nerr, 1.0) < 0.03);
+    bq_analysis_fini(&a);
+}
+
 int
 main(void)
 {
@@ -120,6 +145,7 @@ main(void)
         cmocka_unit_test(test_clean),
         cmocka_unit_test(test_random_no_doublets),
         cmocka_unit_test(test_random_all),
+        cmocka_unit_test(test_dark_frame_no_edge_bands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
