@@ -313,6 +313,68 @@ drop_empty_bands(struct bq_bandset *set)
     }
 }
 
+/* Drops lanes at either end of a strip whose best band is 200 times weaker
+ * (signal-to-noise) than the strip's typical lane: faint background
+ * structure beside the membrane's lanes, not lanes. Only end lanes go, one
+ * at a time from the outside in, so an empty lane between real ones stays;
+ * a genuinely weak lane (1 % of the strongest) is well above the limit.
+ * Lane and band indices are renumbered. */
+static void
+drop_exterior_noise_lanes(struct bq_layout *lay, struct bq_bandset *set)
+{
+    for (size_t s = 0; s < lay->nstrips; s++) {
+        struct bq_strip *sp = &lay->strips[s];
+        double best[256], tmp[256], med;
+        size_t nl = sp->nlanes, lo = 0, hi = nl, m = 0;
+
+        if (nl < 4 || nl > 256)
+            continue;
+        for (size_t i = 0; i < nl; i++) {
+            best[i] = 0;
+            for (size_t k = 0; k < set->n; k++)
+                if (set->b[k].lane == sp->first_lane + i &&
+                    set->b[k].snr > best[i])
+                    best[i] = set->b[k].snr;
+            if (best[i] > 0)
+                tmp[m++] = best[i];
+        }
+        if (m < 3)
+            continue;
+        med = bq_select_d(tmp, m, 0.5);
+        while (lo < hi && best[lo] > 0 && best[lo] < 0.005 * med)
+            lo++;
+        while (hi > lo && best[hi - 1] > 0 && best[hi - 1] < 0.005 * med)
+            hi--;
+        if (lo == 0 && hi == nl)
+            continue;
+        /* remove lanes [first+hi, first+nl) and [first, first+lo) */
+        for (int side = 0; side < 2; side++) {
+            size_t a0 = side == 0 ? sp->first_lane + hi : sp->first_lane;
+            size_t cnt = side == 0 ? nl - hi : lo;
+            size_t m2 = 0;
+            if (cnt == 0)
+                continue;
+            for (size_t k = 0; k < set->n; k++) {
+                struct bq_band *b = &set->b[k];
+                if (b->lane >= a0 && b->lane < a0 + cnt)
+                    continue;
+                if (b->lane >= a0 + cnt)
+                    b->lane -= cnt;
+                set->b[m2++] = *b;
+            }
+            set->n = m2;
+            memmove(&lay->lanes[a0], &lay->lanes[a0 + cnt],
+                    (lay->nlanes - a0 - cnt) * sizeof *lay->lanes);
+            lay->nlanes -= cnt;
+            sp->nlanes -= cnt;
+            for (size_t t = s + 1; t < lay->nstrips; t++)
+                lay->strips[t].first_lane -= cnt;
+        }
+        for (size_t i = 0; i < sp->nlanes; i++)
+            lay->lanes[sp->first_lane + i].index = i;
+    }
+}
+
 enum bq_status
 bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
                  struct bq_analysis *res, struct bq_error *err)
@@ -417,8 +479,10 @@ bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
     bq_bands_measure(sig, satmask, &bg, &res->layout, res->angle,
                      opts->local_baseline && bg.method != BQ_BG_NONE,
                      &res->bands);
-    if (!boxes)
+    if (!boxes) {
         drop_empty_bands(&res->bands);
+        drop_exterior_noise_lanes(&res->layout, &res->bands);
+    }
     res->ms_bands = now_ms() - t0;
     if (opts->keep_images) {
         res->signal = bq_image_clone(sig, err);
