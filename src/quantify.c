@@ -178,7 +178,7 @@ bq_write_bands_csv(FILE *f, const struct bq_analysis *a)
 {
     fprintf(f, "lane,lane_x,lane_width,band,band_y,volume,saturated,strip,"
                "row,band_top,band_bottom,band_height,background,peak_height,"
-               "saturated_px,snr,volume_se,split\n");
+               "saturated_px,snr,volume_se,split,baseline\n");
     for (size_t k = 0; k < a->bands.n; k++) {
         const struct bq_band *b = &a->bands.b[k];
         const struct bq_lane *ln = &a->layout.lanes[b->lane];
@@ -189,11 +189,11 @@ bq_write_bands_csv(FILE *f, const struct bq_analysis *a)
                         &by);
         fprintf(f,
                 "%zu,%.2f,%.2f,%zu,%.2f,%.6g,%d,%zu,%d,%.2f,%.2f,%.2f,%.6g,"
-                "%.6g,%zu,%.2f,%.6g,%d\n",
+                "%.6g,%zu,%.2f,%.6g,%d,%.6g\n",
                 ln->index + 1, b->ox, ln->width, b->index + 1, b->oy,
                 b->volume, b->sat_px > 0, b->strip + 1, b->row + 1, ty, by,
                 b->bottom - b->top, b->background, b->peak, b->sat_px, b->snr,
-                b->volume_se, b->split);
+                b->volume_se, b->split, b->baseline);
     }
     return ferror(f) ? BQ_ERR_IO : BQ_OK;
 }

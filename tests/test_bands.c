@@ -291,8 +291,10 @@ match_band(const struct bq_analysis *a, const struct bq_synth_band *tb)
 }
 
 /* A clean 16-bit blot (no artefacts, read noise 20 codes on a 65535
- * range): every truth band is found, each volume within 3 % of the exact
- * truth. */
+ * range): every truth band is found; each volume within 6 % of the exact
+ * truth (the box is 0.6 FWHM either side: a flat-topped band keeps ~96 %
+ * of its signal), and, what ratios depend on, every volume/truth ratio
+ * within 1.5 % of their median. */
 static void
 test_end_to_end_volumes_clean_blot(void **state)
 {
@@ -302,7 +304,8 @@ test_end_to_end_volumes_clean_blot(void **state)
     struct bq_analysis a;
     struct bq_analysis_opts o;
     struct bq_error err = {BQ_OK, ""};
-    double worst = 0;
+    double worst = 0, ratio[64], med;
+    size_t nr = 0;
 
     (void)state;
     bq_synth_params_init(&p); /* 1024 x 768, 8 lanes, 2 rows, 16 bit */
@@ -323,10 +326,19 @@ test_end_to_end_volumes_clean_blot(void **state)
         worst = fabs(e) > worst ? fabs(e) : worst;
         printf("lane %d row %d: volume %.5g truth %.5g error %+.2f %%\n",
                tb->lane, tb->row, a.bands.b[k].volume, tb->volume, 100 * e);
-        /* tolerance: 3 % of the true volume */
-        assert_true(fabs(e) < 0.03);
+        /* tolerance: 6 % of the true volume */
+        assert_true(fabs(e) < 0.06);
+        if (nr < 64)
+            ratio[nr++] = 1 + e;
     }
     printf("%zu bands, worst volume error %.2f %%\n", t.nbands, 100 * worst);
+    {
+        double tmp[64];
+        memcpy(tmp, ratio, nr * sizeof *tmp);
+        med = bq_test_quantile(tmp, nr, 0.5);
+        for (size_t i = 0; i < nr; i++)
+            assert_true(fabs(ratio[i] / med - 1) < 0.015);
+    }
     bq_analysis_fini(&a);
     bq_synth_truth_fini(&t);
     bq_image_destroy(img);
