@@ -101,6 +101,91 @@ thumb_make(const struct bq_image *img, size_t f, struct bq_error *err)
 
 #define ERODE 3 /* thumbnail pixels taken off the membrane's edge */
 
+/* Longest run of indices in [0, N) where V is beyond MID on the membrane
+ * side (above if ABOVE, else below); writes [*A, *B). */
+static void
+longest_run(const float *v, size_t n, double mid, int above, size_t *a,
+            size_t *b)
+{
+    size_t best = 0, start = 0;
+
+    *a = *b = 0;
+    for (size_t i = 0; i <= n; i++) {
+        int in = i < n && (above ? v[i] > mid : v[i] < mid);
+        if (in && (i == 0 || !(above ? v[i - 1] > mid : v[i - 1] < mid)))
+            start = i;
+        if (!in && i > 0 && (above ? v[i - 1] > mid : v[i - 1] < mid) &&
+            i - start > best) {
+            best = i - start;
+            *a = start;
+            *b = i;
+        }
+    }
+}
+
+/* Second test, for a membrane that differs from its surround by little
+ * against the bands' spread (a dim membrane on a black imager bed): the
+ * membrane as a rectangle. Each column's and row's 75th percentile (on the
+ * membrane's side) is compared with the midway level between the border
+ * (BORDER, NB values, median LF) and the membrane (whose side of LF the
+ * image's middle, level LC, tells); the longest runs beyond
+ * it give the rectangle. A rectangle cannot leak into dark parts of the
+ * membrane the way a flood fill can. Accepted only if the membrane stands
+ * 10 border noise SDs from the surround and the rectangle is 15 to 95 % of
+ * the image in each axis, smaller in at least one. Returns 1 and sets MASK
+ * if accepted. */
+static int
+surround_rectangle(const struct bq_image *t, unsigned char *mask,
+                   float *border, size_t nb, double lf, double lc,
+                   double *frame_lv)
+{
+    size_t w = t->width, h = t->height, x0, x1, y0, y1;
+    float *cm = bq_alloc_array(w > h ? w : h, sizeof *cm);
+    float *col = bq_alloc_array(w > h ? w : h, sizeof *col);
+    float *rm = bq_alloc_array(h, sizeof *rm);
+    double sd, lm, mid;
+    int above, ok = 0;
+
+    if (!cm || !col || !rm)
+        goto out;
+    for (size_t i = 0; i < nb; i++)
+        border[i] = fabsf(border[i] - (float)lf);
+    sd = bq_select_f(border, nb, 0.5) * 1.4826 + 1e-6;
+    /* the membrane's side: the middle of the image is membrane */
+    above = lc > lf;
+    for (size_t x = 0; x < w; x++) {
+        for (size_t y = 0; y < h; y++)
+            col[y] = bq_row(t, y)[x];
+        cm[x] = bq_select_f(col, h, above ? 0.75 : 0.25);
+    }
+    for (size_t y = 0; y < h; y++) {
+        memcpy(col, bq_row(t, y), w * sizeof *col);
+        rm[y] = bq_select_f(col, w, above ? 0.75 : 0.25);
+    }
+    memcpy(col, cm, w * sizeof *col);
+    lm = bq_select_f(col, w, above ? 0.9 : 0.1);
+    if (fabs(lm - lf) < 10 * sd)
+        goto out;
+    mid = 0.5 * (lm + lf);
+    longest_run(cm, w, mid, above, &x0, &x1);
+    longest_run(rm, h, mid, above, &y0, &y1);
+    if (x1 - x0 < w * 15 / 100 || y1 - y0 < h * 15 / 100 ||
+        x1 - x0 > w * 95 / 100 + 1 || y1 - y0 > h * 95 / 100 + 1)
+        goto out;
+    if (x1 - x0 > w * 90 / 100 && y1 - y0 > h * 90 / 100)
+        goto out; /* the membrane is the whole image: no surround */
+    for (size_t y = 0; y < h; y++)
+        for (size_t x = 0; x < w; x++)
+            mask[y * w + x] = y >= y0 && y < y1 && x >= x0 && x < x1;
+    *frame_lv = lf;
+    ok = 1;
+out:
+    free(cm);
+    free(col);
+    free(rm);
+    return ok;
+}
+
 /* Finds a surround (frame, scanner bed, dark border) that differs strongly
  * from the membrane: the thumbnail's border pixels, if most of them lie far
  * from the central level on one side, are flood-filled inwards through all
@@ -136,15 +221,20 @@ membrane_find(const struct bq_image *t, unsigned char *mask, double *frame_lv,
     lf = bq_select_f(buf, nb, 0.5);
     /* The surround must stand out against the spread of the membrane
      * (bands, gradient) by a wide margin to count. */
-    if (fabs(lf - lc) < 3.0 * spread + 0.05 * fabs(lc) + 1e-6)
+    if (fabs(lf - lc) < 3.0 * spread + 0.05 * fabs(lc) + 1e-6) {
+        found = surround_rectangle(t, mask, buf, nb, lf, lc, frame_lv);
         goto out;
+    }
     below = lf < lc;
     mid = 0.5 * (lf + lc);
     for (size_t i = 0; i < nb; i++)
         if ((below && buf[i] < mid) || (!below && buf[i] > mid))
             far++;
-    if (far * 2 < nb)
+    if (far * 2 < nb) {
+        /* BUF still holds the border values */
+        found = surround_rectangle(t, mask, buf, nb, lf, lc, frame_lv);
         goto out;
+    }
     stack = bq_alloc_array(n, sizeof *stack);
     if (!stack)
         goto out;
