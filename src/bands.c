@@ -616,14 +616,14 @@ struct lane_job {
     double *noise;               /* profile noise per lane */
 };
 
-/* Returns 1 if band B's peak lies within 3 rows of rows of profile P (N
- * rows) that are exactly 0: pixels masked as outside the membrane. Such a
- * "band" is the membrane's edge itself (a ramp that peaks against the
- * mask). A band near the edge, with its peak inside, is kept. */
+/* Returns 1 if band B's own rows reach rows of profile P (N rows) that are
+ * exactly 0: pixels masked as outside the membrane. Such a band is the
+ * membrane's edge (a ramp), or a band cut by it; neither can be measured
+ * (a real band cut by a tight membrane mask is lost too: see README). */
 static int
 touches_mask(const double *p, size_t n, const struct bq_band *b)
 {
-    long a = (long)floor(b->y) - 3, e = (long)ceil(b->y) + 4;
+    long a = (long)floor(b->top), e = (long)ceil(b->bottom);
     int zeros = 0;
 
     if (a < 0)
@@ -632,7 +632,7 @@ touches_mask(const double *p, size_t n, const struct bq_band *b)
         e = (long)n;
     for (long y = a; y < e; y++)
         zeros += p[y] == 0.0;
-    return zeros >= 1;
+    return zeros >= 2;
 }
 
 /* Profiles of the strip's lanes [A, B). */
