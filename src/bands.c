@@ -616,14 +616,17 @@ struct lane_job {
     double *noise;               /* profile noise per lane */
 };
 
-/* Returns 1 if band B's own rows reach rows of profile P (N rows) that are
- * exactly 0: pixels masked as outside the membrane. Such a band is the
- * membrane's edge (a ramp), or a band cut by it; neither can be measured
- * (a real band cut by a tight membrane mask is lost too: see README). */
+/* Returns 1 if band B's rows, widened by half its height on each side,
+ * reach rows of profile P (N rows) that are exactly 0: pixels masked as
+ * outside the membrane. Such a band is the membrane's edge (a ramp), or a
+ * band cut by it, or one too close to the edge for its baseline; none can
+ * be measured (a real band hard against a tight membrane mask is lost
+ * too: see README). */
 static int
 touches_mask(const double *p, size_t n, const struct bq_band *b)
 {
-    long a = (long)floor(b->top), e = (long)ceil(b->bottom);
+    double half = 0.5 * (b->bottom - b->top);
+    long a = (long)floor(b->top - half), e = (long)ceil(b->bottom + half);
     int zeros = 0;
 
     if (a < 0)
