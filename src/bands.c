@@ -142,13 +142,6 @@ fit_gauss(const double *y, size_t x0, size_t n, int k, double *p)
     return chi2;
 }
 
-/* Two-Gaussian fit for the doublet code below: 0 on success. */
-static int
-fit_two(const double *y, size_t x0, size_t n, double p[6])
-{
-    return fit_gauss(y, x0, n, 2, p) >= 0 ? 0 : -1;
-}
-
 /* Distance from M to where PS falls below LEVEL, walking DIR within
  * [LO, HI), with linear interpolation; -1 if it never does. */
 static double
@@ -212,7 +205,7 @@ bq_profile_peaks(const double *p, size_t n, double noise,
                  size_t max)
 {
     struct bq_band_opts def;
-    double *ps = NULL, *d2 = NULL, *tmp = NULL;
+    double *ps = NULL;
     struct peak pk[MAX_PEAKS];
     size_t np = 0, nout = 0;
     double thr;
@@ -224,9 +217,7 @@ bq_profile_peaks(const double *p, size_t n, double noise,
     if (n < 5)
         return 0;
     ps = bq_alloc_array(n, sizeof *ps);
-    d2 = bq_calloc_array(n, sizeof *d2);
-    tmp = bq_alloc_array(n, sizeof *tmp);
-    if (!ps || !d2 || !tmp)
+    if (!ps)
         goto out;
     bq_smooth1d(p, ps, n, 1.0);
     thr = opts->min_snr * noise;
@@ -313,9 +304,8 @@ bq_profile_peaks(const double *p, size_t n, double noise,
         goto out;
 
     /* Doublets. Neighbours with a shallow valley share their rows by a
-     * two-Gaussian fit instead of a drop line; a single peak whose second
-     * derivative shows two separate curvature minima (a shoulder) is fitted
-     * the same way and split if both parts are real. */
+     * two-Gaussian fit instead of a drop line (below); a single band that
+     * one Gaussian cannot describe is tested next. */
     for (size_t j = 0; j + 1 < nout; j++) {
         struct bq_band *a = &out[j], *b = &out[j + 1];
         size_t ia = (size_t)(a->y + 0.5), ib = (size_t)(b->y + 0.5), v = ia;
@@ -331,7 +321,7 @@ bq_profile_peaks(const double *p, size_t n, double noise,
         sb = (b->y - (double)v) / 2.0;
         p6[0] = ps[ia], p6[1] = a->y, p6[2] = sa > 0.8 ? sa : 0.8;
         p6[3] = ps[ib], p6[4] = b->y, p6[5] = sb > 0.8 ? sb : 0.8;
-        if (fit_two(p, (size_t)x0, (size_t)(x1 - x0), p6) != 0)
+        if (fit_gauss(p, (size_t)x0, (size_t)(x1 - x0), 2, p6) < 0)
             continue;
         {
             double ar1 = fabs(p6[0]) * p6[2], ar2 = fabs(p6[3]) * p6[5];
@@ -418,8 +408,6 @@ bq_profile_peaks(const double *p, size_t n, double noise,
         }
 out:
     free(ps);
-    free(d2);
-    free(tmp);
     return nout;
 }
 
