@@ -3,7 +3,7 @@
 # Run as root (or with sudo) on Debian 12. Safe to run again.
 set -e
 PKGS="build-essential cmake pkg-config libtiff-dev libpng-dev libfftw3-dev \
-libcairo2-dev libpango1.0-dev libgsl-dev libcmocka-dev time bc"
+libcairo2-dev libpango1.0-dev libgsl-dev libinih-dev libcmocka-dev time bc"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
