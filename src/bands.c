@@ -6,7 +6,6 @@
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_vector.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,14 +58,6 @@ gauss_f(const gsl_vector *p, void *data, gsl_vector *f)
     return GSL_SUCCESS;
 }
 
-static pthread_once_t gsl_quiet_once = PTHREAD_ONCE_INIT;
-
-static void
-gsl_quiet(void)
-{
-    gsl_set_error_handler_off();
-}
-
 /* Jacobian of gauss_f. */
 static int
 gauss_df(const gsl_vector *p, void *data, gsl_matrix *jac)
@@ -112,11 +103,9 @@ fit_gauss(const double *y, size_t x0, size_t n, int k, double *p)
     fdf.n = n;
     fdf.p = np;
     fdf.params = &d;
-    /* GSL's default handler aborts the process; fits that fail are an
-     * expected outcome here, reported by return code. The handler is
-     * process-wide, so it is switched off once, not per fit (that would
-     * race between threads analysing scans in parallel). */
-    pthread_once(&gsl_quiet_once, gsl_quiet);
+    /* GSL's default handler aborts the process; failed fits are reported
+     * by return code here (see bq_gsl_quiet). */
+    bq_gsl_quiet();
     ws = gsl_multifit_nlinear_alloc(T, &fp, n, np);
     if (!ws)
         return -1;

@@ -1,7 +1,9 @@
 /* Statistics and 1-D helpers shared by the stages. */
 #include "util.h"
 
+#include <gsl/gsl_errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "blotquant/image.h"
@@ -120,4 +122,18 @@ bq_smooth1d(const double *in, double *out, size_t n, double sigma)
         }
         out[i] = s / ws;
     }
+}
+
+static pthread_once_t gsl_quiet_once = PTHREAD_ONCE_INIT;
+
+static void
+gsl_handler_off(void)
+{
+    gsl_set_error_handler_off();
+}
+
+void
+bq_gsl_quiet(void)
+{
+    pthread_once(&gsl_quiet_once, gsl_handler_off);
 }

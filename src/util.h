@@ -38,4 +38,11 @@ double bq_noise_sigma(const float *px, size_t stride, size_t x0, size_t y0,
  * edges reflected, by direct convolution. OUT must not alias IN. */
 void bq_smooth1d(const double *in, double *out, size_t n, double sigma);
 
+/* Switches GSL's default error handler (which aborts the process) off, once
+ * per process; safe to call from any thread, any number of times. Fits that
+ * fail are an expected outcome, reported by GSL's return codes. The handler
+ * is process-wide, so it is switched off once (pthread_once), not per fit
+ * (that would race between threads analysing scans in parallel). */
+void bq_gsl_quiet(void);
+
 #endif
