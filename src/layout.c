@@ -16,6 +16,9 @@
 /* Band rows with at least this many lanes anchor a strip; sparser rows (a
  * ladder, a lone band, a speck) join a neighbouring strip. */
 #define ANCHOR_LANES 3
+/* a run's lane counts towards anchoring if its signal reaches this
+ * fraction of the run's strongest lane */
+#define RUN_LANE_FRAC 0.1
 
 void
 bq_layout_opts_init(struct bq_layout_opts *o)
@@ -40,7 +43,10 @@ struct seg {
     double *c;            /* column profile: mean signal per column */
     double *cc;           /* compressed: asinh(c / (3 noise)), smoothed */
     double pitch;         /* lane pitch found in this segment (0 = none) */
-    size_t nl;            /* lanes found */
+    size_t nl;            /* lanes found (gaps between them filled) */
+    size_t nseen;         /* of those, lanes with signal of their own that
+                             reaches RUN_LANE_FRAC of the run's strongest:
+                             a run anchors a strip only with enough */
     double *lx;           /* lane centres (owned, nl) */
     double lw;            /* median lane width, px */
     size_t strip;         /* strip it was merged into */
@@ -528,8 +534,10 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
     for (size_t k = 0; k < nseg; k++) {
         size_t xa, xb;
         signal_extent(segs[k].cc, w, 0.5 * LANE_PROMINENCE, &xa, &xb);
-        find_lanes(segs[k].c, segs[k].cc, w, xa, xb, opts->lanes,
-                   LANE_PROMINENCE, lf);
+        /* no hint here: a run may show only a few lanes (a ladder row);
+         * padding it to the hinted count would invent lanes off the
+         * membrane. The hint applies to whole strips below. */
+        find_lanes(segs[k].c, segs[k].cc, w, xa, xb, 0, LANE_PROMINENCE, lf);
         segs[k].pitch = lf->pitch;
         segs[k].nl = lf->n;
         for (size_t i = 0; i < lf->n; i++)
@@ -539,6 +547,21 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             memcpy(wt, lf->w, lf->n * sizeof *wt);
             segs[k].lw = bq_select_d(wt, lf->n, 0.5);
         }
+        {
+            /* Lanes seen, not filled in, and not far weaker than the
+             * run's strongest: what a ladder row's compression lifts out
+             * of the background (the membrane edge, a blotch) does not
+             * make the ladder row a strip of its own. */
+            double top = 0;
+            for (size_t i = 0; i < lf->n; i++)
+                if (!lf->empty[i])
+                    top = fmax(top, interp(segs[k].c, w, lf->x[i]));
+            segs[k].nseen = 0;
+            for (size_t i = 0; i < lf->n; i++)
+                if (!lf->empty[i] &&
+                    interp(segs[k].c, w, lf->x[i]) >= RUN_LANE_FRAC * top)
+                    segs[k].nseen++;
+        }
     }
     {
         /* A run whose lanes are all thin ridges (the edge of a masked
@@ -547,11 +570,11 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
          * that could anchor. */
         double ref = 0;
         for (size_t k = 0; k < nseg; k++)
-            if (segs[k].nl >= ANCHOR_LANES && segs[k].lw > ref)
+            if (segs[k].nseen >= ANCHOR_LANES && segs[k].lw > ref)
                 ref = segs[k].lw;
         for (size_t k = 0; k < nseg; k++)
-            if (segs[k].nl >= ANCHOR_LANES && segs[k].lw < 0.5 * ref)
-                segs[k].nl = 1;
+            if (segs[k].nseen >= ANCHOR_LANES && segs[k].lw < 0.5 * ref)
+                segs[k].nseen = 1;
     }
     {
         /* Runs with ANCHOR_LANES or more lanes anchor the strips: consecutive
@@ -562,7 +585,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         for (size_t k = 0; k < nseg; k++) {
             struct seg *q = &segs[k];
             int merge = 0;
-            if (q->nl < ANCHOR_LANES)
+            if (q->nseen < ANCHOR_LANES)
                 continue;
             if (prev >= 0) {
                 struct seg *p = &segs[prev];
@@ -592,13 +615,13 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             for (size_t k = 0; k < nseg; k++) {
                 long pa = -1, na = -1;
                 double sp, sn;
-                if (segs[k].nl >= ANCHOR_LANES)
+                if (segs[k].nseen >= ANCHOR_LANES)
                     continue;
                 for (long j = (long)k - 1; j >= 0 && pa < 0; j--)
-                    if (segs[j].nl >= ANCHOR_LANES)
+                    if (segs[j].nseen >= ANCHOR_LANES)
                         pa = j;
                 for (size_t j = k + 1; j < nseg && na < 0; j++)
-                    if (segs[j].nl >= ANCHOR_LANES)
+                    if (segs[j].nseen >= ANCHOR_LANES)
                         na = (long)j;
                 if (pa < 0 || na < 0) {
                     segs[k].strip = segs[pa >= 0 ? pa : na].strip;
