@@ -252,6 +252,9 @@ saturation_mask(const struct bq_image *img, struct bq_error *err)
  * the profile that holds no signal above its local baseline is an edge or
  * a ripple, not protein (seen at masked membrane edges). Renumbers bands
  * within each lane and compacts each strip's row labels. */
+/* the smaller part of a split doublet must hold this share of the pair */
+#define SPLIT_MIN_SHARE 0.05
+
 static void
 drop_empty_bands(struct bq_bandset *set)
 {
@@ -261,12 +264,25 @@ drop_empty_bands(struct bq_bandset *set)
     /* A clipped band has a flat top, which the doublet test reads as two
      * peaks side by side: a split pair holding saturated pixels is one
      * band again (its volume, the pair's sum, is a lower bound anyway). */
+    /* Likewise a split that leaves one part (almost) nothing: the fit
+     * found no second band there, and the part alone would carry only its
+     * share of the rows summed. */
     for (size_t k = 0; k + 1 < set->n; k++) {
         struct bq_band *a = &set->b[k], *b = &set->b[k + 1];
+        double va = a->volume, vb = b->volume;
         if (!a->split || !b->split || a->lane != b->lane ||
-            a->sum_top != b->sum_top || a->sum_bottom != b->sum_bottom ||
-            (a->sat_px == 0 && b->sat_px == 0))
+            a->sum_top != b->sum_top || a->sum_bottom != b->sum_bottom)
             continue;
+        if (a->sat_px == 0 && b->sat_px == 0 &&
+            fmin(va, vb) > SPLIT_MIN_SHARE * (va + vb))
+            continue;
+        if (va > 0 && vb > 0) {
+            a->y = (va * a->y + vb * b->y) / (va + vb);
+            a->oy = (va * a->oy + vb * b->oy) / (va + vb);
+        } else if (vb > va) {
+            a->y = b->y;
+            a->oy = b->oy;
+        }
         a->volume += b->volume;
         a->volume_se = sqrt(a->volume_se * a->volume_se +
                             b->volume_se * b->volume_se);
@@ -274,8 +290,6 @@ drop_empty_bands(struct bq_bandset *set)
         a->npx += b->npx;
         a->top = a->sum_top;
         a->bottom = a->sum_bottom;
-        a->y = 0.5 * (a->y + b->y);
-        a->oy = 0.5 * (a->oy + b->oy);
         a->frac = 1;
         a->split = 0;
         a->peak = a->peak > b->peak ? a->peak : b->peak;
@@ -402,6 +416,15 @@ bq_analyze_image(struct bq_image *img, const struct bq_analysis_opts *opts,
         st = bq_layout_file_read(opts->layout_file, &boxes, &nbox, err);
         if (st != BQ_OK)
             goto out;
+    } else if (opts->boxes && opts->nboxes) {
+        /* a copy: the boxes are sorted in place */
+        boxes = bq_alloc_array(opts->nboxes, sizeof *boxes);
+        if (!boxes) {
+            st = bq_error_set(err, BQ_ERR_NOMEM, "boxes: out of memory");
+            goto out;
+        }
+        memcpy(boxes, opts->boxes, opts->nboxes * sizeof *boxes);
+        nbox = opts->nboxes;
     }
 
     /* prepare: with explicit boxes, no pixel is altered but by polarity */

@@ -17,4 +17,22 @@ int bq_test_run(const char *cmd);
 /* Median and given quantile (0..1) of N doubles; sorts A in place. */
 double bq_test_quantile(double *a, size_t n, double q);
 
+/* A CSV table in memory: the header's names and the rows' fields. */
+struct bq_test_csv {
+    size_t ncol, nrow;
+    char **head;   /* ncol names */
+    char **cell;   /* nrow * ncol fields ("" where a row is short) */
+};
+
+/* Reads table BLOCK (0-based; tables are separated by blank lines) of the
+ * CSV file PATH, with RFC 4180 quoting. Returns 0, or -1 if the file or
+ * block is missing. Free with bq_test_csv_free. */
+int bq_test_csv_read(const char *path, int block, struct bq_test_csv *t);
+
+/* Field COL of row ROW, or NULL if there is no such column. */
+const char *bq_test_csv_get(const struct bq_test_csv *t, size_t row,
+                            const char *col);
+
+void bq_test_csv_free(struct bq_test_csv *t);
+
 #endif

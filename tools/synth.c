@@ -6,8 +6,10 @@
  *     u = cx + c (x - cx) + s (y - cy),   v = cy - s (x - cx) + c (y - cy)
  * with c = cos(rotation), s = sin(rotation) and (cx, cy) the image centre,
  * so a positive rotation turns the content clockwise as displayed (y down),
- * the ImageJ convention. Truth coordinates are mapped forward through the
- * same rotation and are therefore in output pixels.
+ * the ImageJ convention. Scans of a membrane (bq_synth_membrane_render)
+ * are also shifted after the rotation: x and y above become x - tx and
+ * y - ty. Truth coordinates are mapped forward through the same transform
+ * and are therefore in output pixels.
  *
  * Rendering happens in the "light" sense (larger = more signal) on the
  * nominal code range (255, 65535, or 65535 for float output):
@@ -53,7 +55,8 @@ enum synth_stream {
     SYNTH_STREAM_GEOMETRY = 1,
     SYNTH_STREAM_NOISE = 2,
     SYNTH_STREAM_HOT = 3,
-    SYNTH_STREAM_RANDOMIZE = 4
+    SYNTH_STREAM_RANDOMIZE = 4,
+    SYNTH_STREAM_SCAN = 5 /* membrane scans: tray, gradient, blotches */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -362,6 +365,8 @@ struct synth_scene {
     size_t w, h;                /* output size, px */
     double cx, cy;              /* rotation centre, px */
     double cs, sn;              /* cos and sin of the rotation */
+    double tx, ty;              /* shift after the rotation, px (0 for
+                                   bq_synth_generate) */
     double range;               /* nominal code range (255 or 65535) */
     double level;               /* flat background, code units */
     double gradient;            /* illumination gradient, fraction */
@@ -387,8 +392,8 @@ synth_to_output(const struct synth_scene *sc, double u, double v, double *x,
 {
     double du = u - sc->cx, dv = v - sc->cy;
 
-    *x = sc->cx + sc->cs * du - sc->sn * dv;
-    *y = sc->cy + sc->sn * du + sc->cs * dv;
+    *x = sc->cx + sc->cs * du - sc->sn * dv + sc->tx;
+    *y = sc->cy + sc->sn * du + sc->cs * dv + sc->ty;
 }
 
 /* Returns the noise-free contribution of band B at membrane point (U, V):
@@ -851,7 +856,7 @@ synth_render_background(const struct synth_scene *sc, struct bq_image *img,
     }
     for (size_t y = 0; y < h; y++) {
         float *row = bq_row(img, y);
-        double Y = (double)y * sy - 1.0, dy = (double)y - sc->cy;
+        double Y = (double)y * sy - 1.0, dy = (double)y - sc->cy - sc->ty;
         for (size_t x = 0; x < w; x++) {
             double X = (double)x * sx - 1.0;
             double q = sc->grad[0] * X + sc->grad[1] * Y +
@@ -861,7 +866,7 @@ synth_render_background(const struct synth_scene *sc, struct bq_image *img,
             for (size_t k = 0; k < nb; k++)
                 val += bx[k * w + x] * by[k * h + y];
             if (sc->frame) {
-                double dx = (double)x - sc->cx;
+                double dx = (double)x - sc->cx - sc->tx;
                 double u = sc->cx + sc->cs * dx + sc->sn * dy;
                 double v = sc->cy - sc->sn * dx + sc->cs * dy;
                 double m = synth_membrane(sc, u, v);
@@ -889,10 +894,10 @@ synth_render_bands(struct synth_scene *sc, struct bq_image *img)
         synth_band_box(sc, b, &x0, &x1, &y0, &y1);
         for (long y = y0; y <= y1; y++) {
             float *row = bq_row(img, (size_t)y);
-            double dy = (double)y - sc->cy;
+            double dy = (double)y - sc->cy - sc->ty;
             double ub = sc->cx + sc->sn * dy, vb = sc->cy + sc->cs * dy;
             for (long x = x0; x <= x1; x++) {
-                double dx = (double)x - sc->cx;
+                double dx = (double)x - sc->cx - sc->tx;
                 double val = synth_band_value(b, ub + sc->cs * dx,
                                               vb - sc->sn * dx);
                 if (val > 0.0) {
@@ -1004,12 +1009,12 @@ synth_flag_saturation(struct synth_scene *sc, const struct bq_image *img,
         synth_band_box(sc, b, &x0, &x1, &y0, &y1);
         for (long y = y0; y <= y1 && !b->saturated; y++) {
             const float *row = bq_row(img, (size_t)y);
-            double dy = (double)y - sc->cy;
+            double dy = (double)y - sc->cy - sc->ty;
             for (long x = x0; x <= x1; x++) {
                 double dx;
                 if (row[x] < top && row[x] > 0.0f)
                     continue;
-                dx = (double)x - sc->cx;
+                dx = (double)x - sc->cx - sc->tx;
                 if (synth_band_value(b, sc->cx + sc->cs * dx + sc->sn * dy,
                                      sc->cy - sc->sn * dx + sc->cs * dy) >
                     SYNTH_COVER_FRAC * b->amp) {
@@ -1032,15 +1037,15 @@ synth_invert(struct bq_image *img, double range)
     }
 }
 
-/* Fills TRUTH from the rendered scene SC. Returns BQ_OK or NOMEM; TRUTH is
- * untouched on failure. */
+/* Fills TRUTH from the rendered scene SC with LANES lanes per strip, turned
+ * by ROTATION_DEG. Returns BQ_OK or NOMEM; TRUTH is untouched on failure. */
 static enum bq_status
-synth_fill_truth(const struct bq_synth_params *p, const struct synth_scene *sc,
+synth_fill_truth(const struct synth_scene *sc, int lanes, double rotation_deg,
                  float max_code, struct bq_synth_truth *truth,
                  struct bq_error *err)
 {
     struct bq_synth_truth t;
-    size_t nl = (size_t)sc->nstrips * (size_t)p->lanes, k = 0;
+    size_t nl = (size_t)sc->nstrips * (size_t)lanes, k = 0;
 
     memset(&t, 0, sizeof t);
     t.bands = bq_calloc_array(sc->nbands, sizeof *t.bands);
@@ -1066,7 +1071,7 @@ synth_fill_truth(const struct bq_synth_params *p, const struct synth_scene *sc,
     }
     for (int s = 0; s < sc->nstrips; s++) {
         const struct synth_strip *st = &sc->strips[s];
-        for (int i = 0; i < p->lanes; i++, k++) {
+        for (int i = 0; i < lanes; i++, k++) {
             struct bq_synth_lane *o = &t.lanes[k];
             double dummy;
             o->strip = s;
@@ -1082,9 +1087,37 @@ synth_fill_truth(const struct bq_synth_params *p, const struct synth_scene *sc,
     }
     t.nbands = sc->nbands;
     t.nlanes = nl;
-    t.rotation_deg = p->rotation_deg;
+    t.rotation_deg = rotation_deg;
     t.max_code = max_code;
     *truth = t;
+    return BQ_OK;
+}
+
+/* Last phases of a render: adds noise (GAIN, READ) and HOT hot pixels to
+ * IMG, drawn from SEED; for 8/16-bit output rounds, clips and flags the
+ * saturated bands of SC. Stores the saturation level in *MAX_CODE.
+ * Returns BQ_OK or NOMEM. */
+static enum bq_status
+synth_finish(struct synth_scene *sc, struct bq_image *img, uint64_t seed,
+             double gain, double read, int hot, int bit_depth, float *max_code,
+             struct bq_error *err)
+{
+    struct synth_rng r;
+    enum bq_status st;
+
+    synth_rng_seed(&r, seed, SYNTH_STREAM_NOISE);
+    synth_add_noise(img, gain, read, &r);
+    synth_rng_seed(&r, seed, SYNTH_STREAM_HOT);
+    st = synth_add_hot(img, hot, sc->range, &r, err);
+    if (st != BQ_OK)
+        return st;
+    if (bit_depth == 32) {
+        *max_code = FLT_MAX; /* float data: nothing clips */
+    } else {
+        synth_quantize(img, sc->range);
+        synth_flag_saturation(sc, img, sc->range);
+        *max_code = (float)sc->range;
+    }
     return BQ_OK;
 }
 
@@ -1094,7 +1127,6 @@ bq_synth_generate(const struct bq_synth_params *p, struct bq_image **out,
 {
     struct synth_scene *sc = NULL;
     struct bq_image *img = NULL;
-    struct synth_rng r;
     double range;
     float max_code;
     enum bq_status st;
@@ -1127,25 +1159,17 @@ bq_synth_generate(const struct bq_synth_params *p, struct bq_image **out,
     if (st != BQ_OK)
         goto out;
     synth_render_bands(sc, img);
-    synth_rng_seed(&r, p->seed, SYNTH_STREAM_NOISE);
-    synth_add_noise(img, p->gain, p->read_noise, &r);
-    synth_rng_seed(&r, p->seed, SYNTH_STREAM_HOT);
-    st = synth_add_hot(img, p->hot_pixels, range, &r, err);
+    st = synth_finish(sc, img, p->seed, p->gain, p->read_noise, p->hot_pixels,
+                      p->bit_depth, &max_code, err);
     if (st != BQ_OK)
         goto out;
-    if (p->bit_depth == 32) {
-        max_code = FLT_MAX; /* float data: nothing clips */
-    } else {
-        synth_quantize(img, range);
-        synth_flag_saturation(sc, img, range);
-        max_code = (float)range;
-    }
     if (p->dark_bands)
         synth_invert(img, range);
     img->bit_depth = p->bit_depth;
     img->max_code = max_code;
     if (truth) {
-        st = synth_fill_truth(p, sc, max_code, truth, err);
+        st = synth_fill_truth(sc, p->lanes, p->rotation_deg, max_code, truth,
+                              err);
         if (st != BQ_OK)
             goto out;
     }
@@ -1167,6 +1191,351 @@ bq_synth_truth_fini(struct bq_synth_truth *t)
     free(t->bands);
     free(t->lanes);
     memset(t, 0, sizeof *t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Scans of one membrane                                                   */
+/* ---------------------------------------------------------------------- */
+
+void
+bq_synth_membrane_init(struct bq_synth_membrane *m)
+{
+    memset(m, 0, sizeof *m);
+    m->geometry_seed = 1;
+    m->scan_seed = 1;
+    m->width = 640;
+    m->height = 280;
+    m->bit_depth = 16;
+    m->ladder_lane = -1;
+    m->ladder_sigma = 1.5;
+    m->background = 0.02;
+    m->read_noise = 6.0;
+}
+
+/* Checks the band rows and ladder of M. Returns BQ_OK or BQ_ERR_INVALID
+ * with ERR filled. */
+static enum bq_status
+synth_check_membrane_bands(const struct bq_synth_membrane *m,
+                           struct bq_error *err)
+{
+    enum bq_status st = BQ_ERR_INVALID;
+
+    if (m->ladder_lane < -1 || m->ladder_lane >= m->lanes)
+        return bq_error_set(err, st, "synth: ladder lane %d (use -1..%d)",
+                            m->ladder_lane, m->lanes - 1);
+    if (m->nladder < 0 || m->nladder > BQ_SYNTH_MAX_LADDER)
+        return bq_error_set(err, st, "synth: %d ladder bands (use 0..%d)",
+                            m->nladder, BQ_SYNTH_MAX_LADDER);
+    if (m->ladder_lane >= 0 && m->nladder > 0 &&
+        !synth_in(m->ladder_sigma, 0.8, 0.25 * (double)m->height))
+        return bq_error_set(err, st,
+                            "synth: ladder band SD %g px (use "
+                            "0.8..a quarter of the height)",
+                            m->ladder_sigma);
+    for (int k = 0; m->ladder_lane >= 0 && k < m->nladder; k++)
+        if (!synth_in(m->ladder_v[k], -1e6, 1e6) ||
+            !synth_in(m->ladder_peak[k], 0.0, 100.0))
+            return bq_error_set(err, st,
+                                "synth: ladder band %d: position "
+                                "%g or peak %g out of range",
+                                k + 1, m->ladder_v[k], m->ladder_peak[k]);
+    if (m->nrows < 0 || m->nrows > BQ_SYNTH_MAX_ROWS)
+        return bq_error_set(err, st, "synth: %d band rows (use 0..%d)",
+                            m->nrows, BQ_SYNTH_MAX_ROWS);
+    for (int k = 0; k < m->nrows; k++) {
+        const struct bq_synth_row *row = &m->rows[k];
+        if (!synth_in(row->v, -1e6, 1e6) ||
+            !synth_in(row->sigma, 0.8, 0.25 * (double)m->height))
+            return bq_error_set(err, st,
+                                "synth: band row %d: position %g "
+                                "or SD %g px out of range",
+                                k + 1, row->v, row->sigma);
+        for (int i = 0; i < m->lanes; i++)
+            if (!synth_in(row->volume[i], -1e300, 1e300))
+                return bq_error_set(err, st,
+                                    "synth: band row %d, lane %d: "
+                                    "volume is not finite",
+                                    k + 1, i + 1);
+    }
+    return BQ_OK;
+}
+
+/* Checks M. Returns BQ_OK or an error with ERR filled. */
+static enum bq_status
+synth_check_membrane(const struct bq_synth_membrane *m, struct bq_error *err)
+{
+    enum bq_status st;
+    size_t npix;
+
+    if (m->width < 32 || m->height < 32 || m->width > 65535 ||
+        m->height > 65535)
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "synth: image %zux%zu: each side must be "
+                          "32..65535 pixels",
+                          m->width, m->height);
+    else if (!bq_mul_size(m->width, m->height, &npix))
+        st = bq_error_set(err, BQ_ERR_LIMIT, "synth: image too large");
+    else if (m->bit_depth != 8 && m->bit_depth != 16 && m->bit_depth != 32)
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "synth: bit depth %d (use "
+                          "8, 16 or 32)",
+                          m->bit_depth);
+    else if (m->lanes < 1 || m->lanes > BQ_SYNTH_MAX_LANES)
+        st = bq_error_set(err, BQ_ERR_INVALID, "synth: %d lanes (use 1..%d)",
+                          m->lanes, BQ_SYNTH_MAX_LANES);
+    else if (!synth_in(m->lane_width_jitter, 0.0, 0.3))
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "synth: lane width jitter %g (use 0..0.3)",
+                          m->lane_width_jitter);
+    else if (!synth_in(m->lane_pos_jitter, 0.0, 0.15))
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "synth: lane position jitter %g (use 0..0.15)",
+                          m->lane_pos_jitter);
+    else if (m->lane_fill != 0.0 && !synth_in(m->lane_fill, 0.2, 0.9))
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "synth: lane fill %g (use "
+                          "0.2..0.9, or 0)",
+                          m->lane_fill);
+    else if (!synth_in(m->smile_px, 0.0, 0.25 * (double)m->height))
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "synth: smile %g px (use 0..a quarter of the "
+                          "height)",
+                          m->smile_px);
+    else if (!synth_in(m->peak_frac, 0.0, 100.0))
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "synth: peak fraction %g (use 0..100)", m->peak_frac);
+    else if (!synth_in(m->background, 0.0, 0.9))
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "synth: background %g (use 0..0.9)", m->background);
+    else if (!synth_in(m->gradient, 0.0, 1.0))
+        st = bq_error_set(err, BQ_ERR_INVALID, "synth: gradient %g (use 0..1)",
+                          m->gradient);
+    else if (m->blotches < 0 || m->blotches > SYNTH_MAX_BLOTCHES)
+        st = bq_error_set(err, BQ_ERR_INVALID, "synth: %d blotches (use 0..%d)",
+                          m->blotches, SYNTH_MAX_BLOTCHES);
+    else if (!synth_in(m->read_noise, 0.0, 1e9))
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "synth: read noise %g (use >= 0)", m->read_noise);
+    else if (!synth_in(m->gain, 0.0, 1e9))
+        st = bq_error_set(err, BQ_ERR_INVALID, "synth: gain %g (use >= 0)",
+                          m->gain);
+    else if (m->hot_pixels < 0 || (size_t)m->hot_pixels > npix / 2)
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "synth: %d hot pixels (use 0..half the "
+                          "pixels)",
+                          m->hot_pixels);
+    else if (!synth_in(m->angle_deg, -10.0, 10.0))
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "synth: angle %g degrees "
+                          "(use -10..10)",
+                          m->angle_deg);
+    else if (!synth_in(m->dx, -(double)m->width, (double)m->width) ||
+             !synth_in(m->dy, -(double)m->height, (double)m->height))
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "synth: shift (%g, %g) px is larger than the "
+                          "image",
+                          m->dx, m->dy);
+    else
+        st = synth_check_membrane_bands(m, err);
+    return st;
+}
+
+/* Returns the volume of a band of peak 1, half width HW and vertical SD
+ * SIGMA: the integral of exp(-ln2 t^4 - z^2/2) over the plane, which the
+ * pixel sum matches closely for SIGMA >= 0.8 (cut-offs lose < 1e-8). */
+static double
+synth_unit_volume(double hw, double sigma)
+{
+    return hw * 2.0 * tgamma(1.25) / pow(SYNTH_LN2, 0.25) * sigma *
+           sqrt(2.0 * 3.14159265358979323846);
+}
+
+/* Builds the bands of M into SC (lanes placed): one per lane and row with
+ * a positive volume, then the ladder; scales the rows by M->peak_frac.
+ * Returns BQ_OK or NOMEM. */
+static enum bq_status
+synth_membrane_bands(const struct bq_synth_membrane *m, struct synth_scene *sc,
+                     struct bq_error *err)
+{
+    struct synth_strip *st = &sc->strips[0];
+    size_t cap = (size_t)m->lanes * (size_t)m->nrows + (size_t)m->nladder;
+    double apk = sc->range - sc->level, amax = 0.0;
+
+    sc->bands = bq_calloc_array(cap > 0 ? cap : 1, sizeof *sc->bands);
+    if (!sc->bands)
+        return bq_error_set(err, BQ_ERR_NOMEM, "synth: no memory for bands");
+    for (int k = 0; k < m->nrows; k++) {
+        const struct bq_synth_row *row = &m->rows[k];
+        for (int i = 0; i < m->lanes; i++) {
+            struct synth_band *b;
+            if (row->volume[i] <= 0.0 || i == m->ladder_lane)
+                continue;
+            b = synth_add_band(sc, st, 0, i, k, 0, row->v, row->sigma,
+                               m->smile_px);
+            b->amp = row->volume[i] / synth_unit_volume(b->hw, b->sigma);
+            amax = fmax(amax, b->amp);
+        }
+    }
+    for (int k = 0; m->ladder_lane >= 0 && k < m->nladder; k++) {
+        struct synth_band *b =
+            synth_add_band(sc, st, 0, m->ladder_lane, -1, 0, m->ladder_v[k],
+                           m->ladder_sigma, m->smile_px);
+        b->amp = m->ladder_peak[k] * apk;
+    }
+    if (m->peak_frac > 0.0 && amax > 0.0)
+        for (size_t i = 0; i < sc->nbands; i++)
+            if (sc->bands[i].row >= 0)
+                sc->bands[i].amp *= m->peak_frac * apk / amax;
+    for (int i = 0; i < m->lanes; i++) {
+        st->empty[i] = i != m->ladder_lane;
+        for (int k = 0; k < m->nrows && st->empty[i]; k++)
+            st->empty[i] = !(m->rows[k].volume[i] > 0.0);
+    }
+    return BQ_OK;
+}
+
+/* Builds the scene of one scan of membrane M into SC (SC->bands allocated
+ * here; the caller frees it). The membrane's edges and lanes come from the
+ * geometry seed alone, the tray, gradient and blotches from the scan seed.
+ * Returns BQ_OK or an error with ERR filled. */
+static enum bq_status
+synth_membrane_build(const struct bq_synth_membrane *m, struct synth_scene *sc,
+                     struct bq_error *err)
+{
+    struct synth_rng r;
+    struct bq_synth_params lp; /* lane placement reuses the strip code */
+    double W = (double)m->width, H = (double)m->height, rx0, rx1, gsum;
+    double theta = m->angle_deg * 3.14159265358979323846 / 180.0;
+    struct synth_strip *st = &sc->strips[0];
+
+    memset(sc, 0, sizeof *sc);
+    sc->w = m->width;
+    sc->h = m->height;
+    sc->cx = 0.5 * (W - 1.0);
+    sc->cy = 0.5 * (H - 1.0);
+    sc->cs = cos(theta);
+    sc->sn = sin(theta);
+    sc->tx = m->dx;
+    sc->ty = m->dy;
+    sc->range = synth_range(m->bit_depth);
+    sc->level = m->background * sc->range;
+
+    /* Phase 1 (geometry seed): membrane edges, then lanes. */
+    synth_rng_seed(&r, m->geometry_seed, SYNTH_STREAM_GEOMETRY);
+    sc->frame = m->frame != 0;
+    sc->mx0 = synth_uniform(&r, 0.04, 0.08) * (W - 1.0);
+    sc->mx1 = (1.0 - synth_uniform(&r, 0.04, 0.08)) * (W - 1.0);
+    sc->my0 = synth_uniform(&r, 0.04, 0.08) * (H - 1.0);
+    sc->my1 = (1.0 - synth_uniform(&r, 0.04, 0.08)) * (H - 1.0);
+    sc->inv_soft = 1.0 / synth_uniform(&r, 0.6, 2.0);
+    rx0 = sc->mx0 + 0.025 * W;
+    rx1 = sc->mx1 - 0.025 * W;
+    if ((rx1 - rx0) / m->lanes < 8.0)
+        return bq_error_set(err, BQ_ERR_INVALID,
+                            "synth: image %zu px wide "
+                            "is too narrow for %d lanes",
+                            m->width, m->lanes);
+    sc->nstrips = 1;
+    st->v0 = sc->my0;
+    st->v1 = sc->my1;
+    bq_synth_params_init(&lp);
+    lp.lanes = m->lanes;
+    lp.lane_pos_jitter = m->lane_pos_jitter;
+    lp.lane_width_jitter = m->lane_width_jitter;
+    synth_place_lanes(&lp, sc, 0, rx0, rx1, &r);
+    if (m->lane_fill > 0.0) {
+        /* Rescale the widths (keeping their jitter) to the asked fill. */
+        double wm = 0.0;
+        for (int i = 0; i < m->lanes; i++)
+            wm += st->lane_w[i] / m->lanes;
+        for (int i = 0; i < m->lanes; i++)
+            st->lane_w[i] =
+                fmax(3.0, st->lane_w[i] * m->lane_fill * st->pitch / wm);
+    }
+    if (m->ladder_lane >= 0)
+        st->ladder[m->ladder_lane] = 1;
+
+    /* Phase 2: bands (explicit rows and ladder). */
+    if (synth_membrane_bands(m, sc, err) != BQ_OK)
+        return BQ_ERR_NOMEM; /* its only failure */
+
+    /* Phase 3 (scan seed): tray level, illumination, blotches. */
+    synth_rng_seed(&r, m->scan_seed, SYNTH_STREAM_SCAN);
+    sc->frame_value = sc->level * (0.05 + 0.15 * synth_unit(&r));
+    sc->gradient = m->gradient;
+    gsum = 0.0;
+    for (int i = 0; i < 5; i++) {
+        sc->grad[i] = synth_uniform(&r, -1.0, 1.0);
+        gsum += fabs(sc->grad[i]);
+    }
+    for (int i = 0; i < 5; i++)
+        sc->grad[i] = gsum > 0.0 ? sc->grad[i] / gsum : 0.0;
+    sc->nblotches = m->blotches;
+    for (int i = 0; i < m->blotches; i++) {
+        struct synth_blotch *b = &sc->blotches[i];
+        b->x = synth_uniform(&r, 0.0, W - 1.0);
+        b->y = synth_uniform(&r, 0.0, H - 1.0);
+        b->sigma = synth_uniform(&r, 0.05, 0.15) * 0.5 * (W + H);
+        b->amp = synth_uniform(&r, -0.1, 0.3) * sc->level;
+    }
+    return BQ_OK;
+}
+
+enum bq_status
+bq_synth_membrane_render(const struct bq_synth_membrane *m,
+                         struct bq_image **out, struct bq_synth_truth *truth,
+                         struct bq_error *err)
+{
+    struct synth_scene *sc = NULL;
+    struct bq_image *img = NULL;
+    float max_code;
+    enum bq_status st;
+
+    if (!m || !out) {
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "synth: no membrane or "
+                          "output");
+        goto out;
+    }
+    st = synth_check_membrane(m, err);
+    if (st != BQ_OK)
+        goto out;
+    sc = malloc(sizeof *sc);
+    if (!sc) {
+        st = bq_error_set(err, BQ_ERR_NOMEM, "synth: no memory for scene");
+        goto out;
+    }
+    st = synth_membrane_build(m, sc, err);
+    if (st != BQ_OK)
+        goto out;
+    img = bq_image_create(m->width, m->height, err);
+    if (!img) {
+        st = err && err->status != BQ_OK ? err->status : BQ_ERR_NOMEM;
+        goto out;
+    }
+    st = synth_render_background(sc, img, err);
+    if (st != BQ_OK)
+        goto out;
+    synth_render_bands(sc, img);
+    st = synth_finish(sc, img, m->scan_seed, m->gain, m->read_noise,
+                      m->hot_pixels, m->bit_depth, &max_code, err);
+    if (st != BQ_OK)
+        goto out;
+    img->bit_depth = m->bit_depth;
+    img->max_code = max_code;
+    if (truth) {
+        st = synth_fill_truth(sc, m->lanes, m->angle_deg, max_code, truth, err);
+        if (st != BQ_OK)
+            goto out;
+    }
+    *out = img;
+    img = NULL;
+out:
+    if (sc)
+        free(sc->bands);
+    free(sc);
+    bq_image_destroy(img);
+    return st;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1219,13 +1588,22 @@ synth_tiff_compression(const char *name)
 {
     if (!name || strcmp(name, "none") == 0)
         return COMPRESSION_NONE;
-    if (strcmp(name, "lzw") == 0)
+    if (strcmp(name, "lzw") == 0 || strcmp(name, "lzw+pred") == 0)
         return COMPRESSION_LZW;
-    if (strcmp(name, "deflate") == 0)
+    if (strcmp(name, "deflate") == 0 || strcmp(name, "deflate+pred") == 0)
         return COMPRESSION_ADOBE_DEFLATE;
     if (strcmp(name, "packbits") == 0)
         return COMPRESSION_PACKBITS;
     return -1;
+}
+
+/* Returns 1 if compression NAME asks for TIFF's horizontal differencing
+ * predictor ("lzw+pred", "deflate+pred"), else 0. */
+static int
+synth_tiff_predictor(const char *name)
+{
+    return name && (strcmp(name, "lzw+pred") == 0 ||
+                    strcmp(name, "deflate+pred") == 0);
 }
 
 /* Stores pixel X of row ROW as SPP samples at DST, in the file's sample
@@ -1325,8 +1703,8 @@ synth_check_tiff(const char *path, const struct bq_image *const *pages,
                             "be written", path, pages[0]->bit_depth);
     if (o && synth_tiff_compression(o->compression) < 0)
         return bq_error_set(err, BQ_ERR_INVALID, "%s: unknown compression "
-                            "'%s' (use none, lzw, deflate or packbits)", path,
-                            o->compression);
+                            "'%s' (use none, lzw, deflate or packbits; "
+                            "lzw+pred, deflate+pred)", path, o->compression);
     if (o && (o->tile % 16 != 0 || o->tile > 4096))
         return bq_error_set(err, BQ_ERR_INVALID, "%s: tile size %u must be a "
                             "multiple of 16, at most 4096", path, o->tile);
@@ -1395,6 +1773,9 @@ bq_synth_write_tiff(const char *path, const struct bq_image *const *pages,
         ok &= TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
         ok &= TIFFSetField(tif, TIFFTAG_ORIENTATION, ORIENTATION_TOPLEFT);
         ok &= TIFFSetField(tif, TIFFTAG_COMPRESSION, (uint16_t)comp);
+        if (synth_tiff_predictor(o->compression))
+            ok &= TIFFSetField(tif, TIFFTAG_PREDICTOR,
+                               (uint16_t)PREDICTOR_HORIZONTAL);
         ok &= TIFFSetField(tif, TIFFTAG_SOFTWARE,
                            "blotquant blotgen " BQ_VERSION);
         if (npages > 1) {
@@ -1406,8 +1787,20 @@ bq_synth_write_tiff(const char *path, const struct bq_image *const *pages,
             ok &= TIFFSetField(tif, TIFFTAG_TILEWIDTH, (uint32_t)o->tile);
             ok &= TIFFSetField(tif, TIFFTAG_TILELENGTH, (uint32_t)o->tile);
         } else {
-            ok &= TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP,
-                               TIFFDefaultStripSize(tif, 0));
+            /* With a predictor (a newer option), strips of about 256 KiB
+             * and deflate level 3: noisy scans compress poorly in small
+             * pieces, and higher levels only find short matches in the
+             * noise (measured: level 9 larger and 8x slower). Otherwise
+             * libtiff's ~8 KiB strips and its default level. */
+            uint32_t rps = TIFFDefaultStripSize(tif, 0);
+            if (synth_tiff_predictor(o->compression)) {
+                size_t rb = im->width * (size_t)spp * (size_t)(bits / 8);
+                rps = (uint32_t)(262144 / (rb > 0 ? rb : 1));
+                rps = rps < 1 ? 1 : rps;
+                if (comp == COMPRESSION_ADOBE_DEFLATE)
+                    ok &= TIFFSetField(tif, TIFFTAG_ZIPQUALITY, 3);
+            }
+            ok &= TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, rps);
         }
         if (!ok || !synth_tiff_pixels(tif, im, o->tile, spp, o->min_is_white,
                                       buf) ||

@@ -90,7 +90,90 @@ enum bq_status bq_synth_generate(const struct bq_synth_params *p,
 
 void bq_synth_truth_fini(struct bq_synth_truth *t);
 
-/* File writers. COMPRESSION: "none", "lzw", "deflate", "packbits".
+/* ---------------------------------------------------------------------- */
+/* Scans of one membrane (phospho, re-probed total, loading control)       */
+/* ---------------------------------------------------------------------- */
+
+#define BQ_SYNTH_MAX_ROWS 8    /* band rows of one membrane */
+#define BQ_SYNTH_MAX_LADDER 12 /* ladder bands */
+
+/* One band row of a membrane: at most one band per lane, all at the same
+ * height except for the gel's smile. */
+struct bq_synth_row {
+    double v;      /* centre, membrane px from the top, at the middle of
+                      the lane span (the outermost lanes sit smile_px
+                      higher) */
+    double sigma;  /* vertical Gaussian SD, px (>= 0.8) */
+    double volume[BQ_SYNTH_MAX_LANES]; /* wanted volume per lane, code
+                      units x px (before the peak_frac scaling); <= 0: no
+                      band in that lane */
+};
+
+/* One scan of a membrane. The membrane fields (geometry_seed ... rows) are
+ * shared by every scan of one membrane: lanes, edges and band rows are then
+ * identical, whatever the scan fields say. The scan fields give each scan
+ * its own band volumes, exposure, background, noise and placement.
+ * Membrane coordinates are output pixels of an untransformed scan; the
+ * membrane edges lie 4-8 % of the image inside each side, so rows between
+ * 9 % and 91 % of the height are on the membrane. */
+struct bq_synth_membrane {
+    /* The membrane */
+    uint64_t geometry_seed;  /* edges, lane positions and widths */
+    size_t width, height;    /* output pixels, 32..65535 */
+    int lanes;               /* 1..BQ_SYNTH_MAX_LANES */
+    double lane_width_jitter; /* relative spread of lane widths, 0..0.3 */
+    double lane_pos_jitter;  /* relative spread of lane spacing, 0..0.15 */
+    double lane_fill;        /* mean lane FWHM / lane pitch, 0.2..0.9; 0:
+                                drawn as by bq_synth_generate (0.55-0.75) */
+    double smile_px;         /* upward shift of the outermost lanes, px */
+    int frame;               /* 1: membrane edges with a dark tray around */
+    int ladder_lane;         /* 0-based lane holding the ladder, -1: none */
+    int nladder;             /* ladder bands, 0..BQ_SYNTH_MAX_LADDER */
+    double ladder_v[BQ_SYNTH_MAX_LADDER]; /* centres, membrane px, as v */
+    double ladder_sigma;     /* vertical SD of the ladder bands, px */
+    int nrows;               /* used entries of rows, 0..BQ_SYNTH_MAX_ROWS */
+    struct bq_synth_row rows[BQ_SYNTH_MAX_ROWS]; /* band rows */
+    /* This scan */
+    uint64_t scan_seed;      /* gradient, blotches, tray, noise, hot px */
+    int bit_depth;           /* 8 or 16 (integer output), 32 (float) */
+    double peak_frac;        /* > 0: every row volume is scaled so the
+                                tallest band peaks at this fraction of the
+                                code range above the background; 0: the
+                                volumes are used as given */
+    double ladder_peak[BQ_SYNTH_MAX_LADDER]; /* ladder peaks, fraction of
+                                the code range above the background */
+    double background;       /* background level, fraction of code range */
+    double gradient;         /* illumination gradient, fraction of bg */
+    int blotches;            /* broad background blotches, 0..64 */
+    double read_noise;       /* SD of read noise, code units */
+    double gain;             /* Poisson: electrons per code unit (0 = off) */
+    int hot_pixels;          /* isolated hot pixels */
+    double dx, dy;           /* shift of the membrane in this scan, px */
+    double angle_deg;        /* turn about the image centre c, |.| <= 10:
+                                membrane point p appears at
+                                c + R(angle) (p - c) + (dx, dy); positive =
+                                clockwise as displayed */
+};
+
+/* Sets M to an empty 640 x 280, 16-bit membrane: no lanes, rows or ladder,
+ * a low chemiluminescence background, read noise 6, no transform. */
+void bq_synth_membrane_init(struct bq_synth_membrane *m);
+
+/* Renders one scan of membrane M: a light-bands image in *OUT (as from
+ * bq_synth_generate) and, if TRUTH is not NULL, its exact truth: bands of
+ * row r have row = r (sub 0), ladder bands row = -1; band centres and lanes
+ * are mapped through the scan's transform; truth->rotation_deg is
+ * M->angle_deg. Every volume is the exact sum of the values the band
+ * added. Returns BQ_OK, or an error with ERR filled (BQ_ERR_INVALID for
+ * impossible parameters); *OUT and TRUTH are untouched on error. */
+enum bq_status bq_synth_membrane_render(const struct bq_synth_membrane *m,
+                                        struct bq_image **out,
+                                        struct bq_synth_truth *truth,
+                                        struct bq_error *err);
+
+/* File writers. COMPRESSION: "none", "lzw", "deflate", "packbits", or
+ * "lzw+pred", "deflate+pred" with TIFF's horizontal differencing predictor
+ * (smaller files when neighbouring pixels are alike).
  * TIFF: 8/16-bit gray, or float for bit_depth 32; RGB if rgb != 0 (R=G=B);
  * BIGENDIAN writes big-endian ("MM") files; TILE > 0 writes tiles of that
  * size instead of strips. PNG: 8 or 16-bit gray. PAGES/NPAGES: multi-page

@@ -10,6 +10,13 @@
 #include "blotquant/load.h"
 #include "blotquant/prepare.h"
 
+/* Explicit lane and band boxes (--layout). */
+struct bq_box {
+    int lane;                  /* 1-based, as written */
+    int band;                  /* 1-based, or 0 for a lane box */
+    double x, y, w, h;         /* px of the original image */
+};
+
 struct bq_analysis_opts {
     struct bq_load_opts load;
     struct bq_prepare_opts prepare;
@@ -18,6 +25,8 @@ struct bq_analysis_opts {
     struct bq_band_opts bands;
     double max_angle;         /* deskew search range, degrees (6; 0 = off) */
     const char *layout_file;  /* explicit boxes (see README), or NULL */
+    const struct bq_box *boxes; /* explicit boxes in memory (borrowed), */
+    size_t nboxes;            /*   used when layout_file is NULL */
     int keep_images;          /* 1: keep the signal image in the result */
     int local_baseline;       /* 1: per-band baseline from the lane profile
                                  (default; never with background none) */
@@ -73,13 +82,6 @@ void bq_bands_measure(const struct bq_image *sig,
                       const struct bq_background *bg,
                       const struct bq_layout *layout, double angle,
                       int local_baseline, struct bq_bandset *set);
-
-/* Explicit lane and band boxes (--layout). */
-struct bq_box {
-    int lane;                  /* 1-based, as written */
-    int band;                  /* 1-based, or 0 for a lane box */
-    double x, y, w, h;         /* px of the original image */
-};
 
 /* Parses a layout file (CSV: lane,band,x,y,width,height). Stores a new
  * array in *OUT and its length in *N (caller frees). Errors name the line. */
