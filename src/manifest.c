@@ -16,27 +16,27 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#define MAX_LINE 1024        /* bytes of one manifest line */
+#define MAX_LINE 1024 /* bytes of one manifest line */
 
 /* One section header seen by the reader. */
 struct section {
-    char name[128];          /* as written, trimmed */
+    char name[128]; /* as written, trimmed */
     int line;
-    long blot;               /* index into blots, or -1 */
+    long blot; /* index into blots, or -1 */
 };
 
 /* Parser state shared by the line reader and the key handler. */
 struct parse {
     struct bq_manifest *m;
     FILE *f;
-    int line;                /* current line, 1-based */
-    int too_long;            /* line number of an over-long line, or 0 */
-    int max_len;             /* longest line inih accepts, bytes */
-    struct section *sec;     /* owned */
+    int line;            /* current line, 1-based */
+    int too_long;        /* line number of an over-long line, or 0 */
+    int max_len;         /* longest line inih accepts, bytes */
+    struct section *sec; /* owned */
     size_t nsec, capsec;
     size_t capblots, caplanes;
-    char control[96];        /* control = value, resolved after parsing */
-    struct bq_error *err;    /* first error wins */
+    char control[96];     /* control = value, resolved after parsing */
+    struct bq_error *err; /* first error wins */
 };
 
 static char *
@@ -120,14 +120,22 @@ parse_int(const char *s, long lo, long hi, long *v)
 /* Dose units: molar ones are converted to nM, mass ones kept. */
 static const struct unit {
     const char *name;
-    double to_nm;            /* factor to nM, 0 = not molar */
-    const char *as;          /* how it is written in outputs */
+    double to_nm;   /* factor to nM, 0 = not molar */
+    const char *as; /* how it is written in outputs */
 } units[] = {
-    {"pM", 1e-3, "nM"},   {"nM", 1, "nM"},      {"uM", 1e3, "nM"},
-    {"\xc2\xb5M", 1e3, "nM"}, {"\xce\xbcM", 1e3, "nM"}, {"mM", 1e6, "nM"},
-    {"M", 1e9, "nM"},     {"pg/mL", 0, "pg/mL"}, {"ng/mL", 0, "ng/mL"},
-    {"ug/mL", 0, "ug/mL"}, {"\xc2\xb5g/mL", 0, "ug/mL"},
-    {"mg/mL", 0, "mg/mL"}, {"U/mL", 0, "U/mL"},
+    {"pM", 1e-3, "nM"},
+    {"nM", 1, "nM"},
+    {"uM", 1e3, "nM"},
+    {"\xc2\xb5M", 1e3, "nM"},
+    {"\xce\xbcM", 1e3, "nM"},
+    {"mM", 1e6, "nM"},
+    {"M", 1e9, "nM"},
+    {"pg/mL", 0, "pg/mL"},
+    {"ng/mL", 0, "ng/mL"},
+    {"ug/mL", 0, "ug/mL"},
+    {"\xc2\xb5g/mL", 0, "ug/mL"},
+    {"mg/mL", 0, "mg/mL"},
+    {"U/mL", 0, "U/mL"},
 };
 
 static const struct unit *
@@ -139,9 +147,9 @@ find_unit(const char *s)
         size_t n = strlen(u);
         if (strlen(s) != n)
             continue;
-        if (units[i].to_nm > 0 ? strcmp(s, u) == 0
-                               : strncmp(s, u, n - 2) == 0 &&
-                                     strcasecmp(s + n - 2, "mL") == 0)
+        if (units[i].to_nm > 0
+                ? strcmp(s, u) == 0
+                : strncmp(s, u, n - 2) == 0 && strcasecmp(s + n - 2, "mL") == 0)
             return &units[i];
     }
     return NULL;
@@ -322,8 +330,10 @@ scan_ref(struct parse *p, const char *key, const char *value,
         (int)sizeof ref->path)
         return fail(p, p->line, "%s: the path is too long", key);
     if (stat(ref->path, &st) != 0)
-        return fail(p, p->line, "%s: scan '%s' not found in the experiment "
-                                "folder", key, name);
+        return fail(p, p->line,
+                    "%s: scan '%s' not found in the experiment "
+                    "folder",
+                    key, name);
     if (!S_ISREG(st.st_mode))
         return fail(p, p->line, "%s: '%s' is not a file", key, name);
     /* a symbolic link may still lead outside */
@@ -331,8 +341,8 @@ scan_ref(struct parse *p, const char *key, const char *value,
         return fail(p, p->line, "%s: cannot resolve '%s'", key, name);
     dl = strlen(dirreal);
     if (strncmp(fileal, dirreal, dl) != 0 || fileal[dl] != '/')
-        return fail(p, p->line,
-                    "%s: '%s' leads outside the experiment folder", key, name);
+        return fail(p, p->line, "%s: '%s' leads outside the experiment folder",
+                    key, name);
     return 1;
 }
 
@@ -391,8 +401,8 @@ blot_key(struct parse *p, struct bq_mblot *b, const char *k, const char *v)
             return fail(p, p->line, "target: give the protein, e.g. STAT3");
     } else if (strcmp(k, "replicate") == 0) {
         if (!parse_int(v, 1, 100000, &n))
-            return fail(p, p->line,
-                        "replicate '%s' is not a whole number >= 1", v);
+            return fail(p, p->line, "replicate '%s' is not a whole number >= 1",
+                        v);
         b->replicate = (int)n;
     } else if (strcmp(k, "phospho") == 0) {
         return scan_ref(p, k, v, &b->phospho);
@@ -408,8 +418,9 @@ blot_key(struct parse *p, struct bq_mblot *b, const char *k, const char *v)
         char w[16] = "", arg[64] = "";
         b->pick_line = p->line;
         if (sscanf(v, "%15s %63s", w, arg) < 1)
-            return fail(p, p->line, "band: say strongest, row N, y PX or "
-                                    "kda N");
+            return fail(p, p->line,
+                        "band: say strongest, row N, y PX or "
+                        "kda N");
         if (strcasecmp(w, "strongest") == 0 && !arg[0]) {
             b->pick = BQ_PICK_STRONGEST;
             return 1;
@@ -421,8 +432,10 @@ blot_key(struct parse *p, struct bq_mblot *b, const char *k, const char *v)
         else if (strcasecmp(w, "kda") == 0)
             b->pick = BQ_PICK_KDA;
         else
-            return fail(p, p->line, "band '%s': say strongest, row N, y PX "
-                                    "or kda N", v);
+            return fail(p, p->line,
+                        "band '%s': say strongest, row N, y PX "
+                        "or kda N",
+                        v);
         if (!parse_number(arg, &d) || d <= 0 ||
             (b->pick == BQ_PICK_ROW && d != floor(d)))
             return fail(p, p->line, "band: '%s' is not a %s", arg,
@@ -458,8 +471,10 @@ handler(void *user, const char *section, const char *key, const char *value)
         return 0;
     copy(v, sizeof v, value);
     if (!sec || strcmp(sec->name, section) != 0)
-        return fail(p, p->line, "key '%s' outside a section: start with "
-                                "[experiment]", key);
+        return fail(p, p->line,
+                    "key '%s' outside a section: start with "
+                    "[experiment]",
+                    key);
     if (strcmp(section, "experiment") == 0) {
         if (strcmp(key, "name") == 0) {
             if (!copy(m->name, sizeof m->name, v))
@@ -501,8 +516,8 @@ handler(void *user, const char *section, const char *key, const char *value)
             return fail(p, p->line,
                         "'%s' is not a lane number (1, 2, ... up to 200)", key);
         if ((size_t)n > p->caplanes) {
-            size_t cap = (size_t)n > 2 * p->caplanes ? (size_t)n
-                                                     : 2 * p->caplanes;
+            size_t cap =
+                (size_t)n > 2 * p->caplanes ? (size_t)n : 2 * p->caplanes;
             struct bq_mlane *nl = realloc(m->lanes, cap * sizeof *nl);
             if (!nl) {
                 bq_error_set(p->err, BQ_ERR_NOMEM, "manifest: out of memory");
@@ -517,8 +532,10 @@ handler(void *user, const char *section, const char *key, const char *value)
         if (l->line) {
             char o[32];
             snprintf(o, sizeof o, "%d", l->line);
-            return fail(p, p->line, "lane %s is listed twice (also on line "
-                                    "%s)", key, o);
+            return fail(p, p->line,
+                        "lane %s is listed twice (also on line "
+                        "%s)",
+                        key, o);
         }
         if (bq_lane_parse(v, l, &e) != BQ_OK)
             return fail(p, p->line, "%s", e.msg);
@@ -626,8 +643,7 @@ validate(struct parse *p)
             return fail(p, b->line, "blot '%s' has no 'phospho =' scan",
                         b->name);
         if (!b->total.path[0])
-            return fail(p, b->line, "blot '%s' has no 'total =' scan",
-                        b->name);
+            return fail(p, b->line, "blot '%s' has no 'total =' scan", b->name);
         if (b->replicate == 0)
             b->replicate = 1;
         for (size_t j = 0; j < i; j++) {
@@ -780,9 +796,9 @@ enum bq_status
 bq_manifest_from_names(const char *dir, struct bq_manifest *m,
                        struct bq_error *err)
 {
-    static const char *loading_names[] = {"GAPDH", "actin", "b-actin",
+    static const char *loading_names[] = {"GAPDH",      "actin",   "b-actin",
                                           "beta-actin", "tubulin", "vinculin",
-                                          "REVERT", "Ponceau", "TPS"};
+                                          "REVERT",     "Ponceau", "TPS"};
     DIR *d;
     struct dirent *de;
     char **names = NULL;
@@ -853,10 +869,9 @@ bq_manifest_from_names(const char *dir, struct bq_manifest *m,
             copy(b->loading_name, sizeof b->loading_name, "loading");
             if (!join(b->phospho.path, sizeof b->phospho.path, m->dir,
                       names[i]) ||
-                !join(b->total.path, sizeof b->total.path, m->dir,
-                      names[j])) {
-                st = bq_error_set(err, BQ_ERR_INVALID, "%s: path too long",
-                                  dir);
+                !join(b->total.path, sizeof b->total.path, m->dir, names[j])) {
+                st =
+                    bq_error_set(err, BQ_ERR_INVALID, "%s: path too long", dir);
                 goto out;
             }
             copy(b->phospho.name, sizeof b->phospho.name, names[i]);
@@ -868,7 +883,8 @@ bq_manifest_from_names(const char *dir, struct bq_manifest *m,
                 copy(ls, sizeof ls, names[k]);
                 if ((dot = strrchr(ls, '.')))
                     *dot = '\0';
-                for (size_t q = 0; q < sizeof loading_names / sizeof *loading_names; q++) {
+                for (size_t q = 0;
+                     q < sizeof loading_names / sizeof *loading_names; q++) {
                     ln = strlen(loading_names[q]);
                     if (strncasecmp(ls, loading_names[q], ln) == 0 &&
                         (ls[ln] == '_' || ls[ln] == '-') &&
@@ -876,8 +892,7 @@ bq_manifest_from_names(const char *dir, struct bq_manifest *m,
                         if (!join(b->loading.path, sizeof b->loading.path,
                                   m->dir, names[k]))
                             b->loading.path[0] = '\0';
-                        copy(b->loading.name, sizeof b->loading.name,
-                             names[k]);
+                        copy(b->loading.name, sizeof b->loading.name, names[k]);
                         copy(b->loading_name, sizeof b->loading_name,
                              loading_names[q]);
                         break;

@@ -42,6 +42,114 @@ bq_cli_match(const struct bq_cli_opt *table, int argc, char **argv, int *i,
     return NULL;
 }
 
+const struct bq_cli_opt bq_cli_analysis_opts[] = {
+    {BQ_OPT_POLARITY, NULL, "--polarity", "MODE",
+     "auto | light-bands | dark-bands (default auto)"},
+    {BQ_OPT_BACKGROUND, NULL, "--background", "METHOD",
+     "fft | rolling-ball | none (default fft)"},
+    {BQ_OPT_BG_SIZE, NULL, "--bg-size", "PX",
+     "background scale: FFT smoothing SD or ball radius (default auto / 50)"},
+    {BQ_OPT_CHANNEL, NULL, "--channel", "C",
+     "luma | r | g | b | sample number 1.. (default luma)"},
+    {BQ_OPT_MAX_ANGLE, NULL, "--max-angle", "DEG",
+     "largest rotation to correct; 0 turns deskew off (default 6)"},
+    {BQ_OPT_MIN_SNR, NULL, "--min-snr", "X",
+     "band prominence threshold in noise SDs (default 5)"},
+    {BQ_OPT_NO_DOUBLETS, NULL, "--no-doublets", NULL,
+     "do not split unresolved doublets by fitting"},
+    {BQ_OPT_NO_HOT, NULL, "--no-hot-pixels", NULL,
+     "keep isolated outlier pixels"},
+    {BQ_OPT_NO_MEMBRANE, NULL, "--no-membrane", NULL,
+     "do not look for a surround around the membrane"},
+    {BQ_OPT_MAX_PIXELS, NULL, "--max-pixels", "N",
+     "refuse images larger than N pixels (default 200000000)"},
+    {0, NULL, NULL, NULL, NULL},
+};
+
+void
+bq_cli_join(const struct bq_cli_opt *own, struct bq_cli_opt *out, size_t cap)
+{
+    size_t n = 0;
+    const struct bq_cli_opt *help = NULL;
+    /* the command's own options, then the analysis ones, --help last */
+    for (; own->lng && n + 1 < cap; own++) {
+        if (!strcmp(own->lng, "--help")) {
+            help = own;
+            continue;
+        }
+        out[n++] = *own;
+    }
+    for (const struct bq_cli_opt *a = bq_cli_analysis_opts;
+         a->lng && n + 2 < cap; a++)
+        out[n++] = *a;
+    if (help)
+        out[n++] = *help;
+    out[n] = (struct bq_cli_opt){0, NULL, NULL, NULL, NULL};
+}
+
+int
+bq_cli_analysis_opt(int id, const char *val, struct bq_analysis_opts *o)
+{
+    switch (id) {
+    case BQ_OPT_POLARITY:
+        if (!strcmp(val, "auto"))
+            o->prepare.polarity = BQ_POLARITY_AUTO;
+        else if (!strcmp(val, "light-bands"))
+            o->prepare.polarity = BQ_POLARITY_LIGHT_BANDS;
+        else if (!strcmp(val, "dark-bands"))
+            o->prepare.polarity = BQ_POLARITY_DARK_BANDS;
+        else
+            return bq_cli_usage("--polarity takes auto, light-bands or "
+                                "dark-bands, not '%s'", val);
+        return 0;
+    case BQ_OPT_BACKGROUND:
+        if (bq_bg_method_parse(val, &o->bg.method))
+            return bq_cli_usage("--background takes fft, rolling-ball or "
+                                "none, not '%s'", val);
+        return 0;
+    case BQ_OPT_BG_SIZE:
+        return bq_cli_double(val, 1, 100000, "--bg-size", &o->bg.size);
+    case BQ_OPT_CHANNEL:
+        if (!strcmp(val, "luma"))
+            o->load.channel = BQ_CHANNEL_LUMA;
+        else if (!strcmp(val, "r"))
+            o->load.channel = BQ_CHANNEL_R;
+        else if (!strcmp(val, "g"))
+            o->load.channel = BQ_CHANNEL_G;
+        else if (!strcmp(val, "b"))
+            o->load.channel = BQ_CHANNEL_B;
+        else {
+            int c = 1;
+            if (bq_cli_int(val, 1, 64, "--channel", &c))
+                return 2;
+            o->load.channel = c - 1;
+        }
+        return 0;
+    case BQ_OPT_MAX_ANGLE:
+        return bq_cli_double(val, 0, 20, "--max-angle", &o->max_angle);
+    case BQ_OPT_MIN_SNR:
+        return bq_cli_double(val, 1, 1000, "--min-snr", &o->bands.min_snr);
+    case BQ_OPT_NO_DOUBLETS:
+        o->bands.doublets = 0;
+        return 0;
+    case BQ_OPT_NO_HOT:
+        o->prepare.hot_pixels = 0;
+        return 0;
+    case BQ_OPT_NO_MEMBRANE:
+        o->prepare.membrane = 0;
+        return 0;
+    case BQ_OPT_MAX_PIXELS: {
+        double v = 0;
+        if (bq_cli_double(val, 1, 1e12, "--max-pixels", &v))
+            return 2;
+        o->load.max_pixels = (uint64_t)v;
+        return 0;
+    }
+    default:
+        return bq_cli_usage("internal: unknown option id %d", id);
+    }
+}
+
 void
 bq_cli_print_help(FILE *f, const char *synopsis, const char *what,
                   const struct bq_cli_opt *table)

@@ -25,6 +25,23 @@ const struct bq_cli_opt *bq_cli_match(const struct bq_cli_opt *table,
 void bq_cli_print_help(FILE *f, const char *synopsis, const char *what,
                        const struct bq_cli_opt *table);
 
+/* Options of every command that analyses scans (ids from 100 on), and
+ * how they set struct bq_analysis_opts. */
+enum bq_cli_analysis_id {
+    BQ_OPT_POLARITY = 100, BQ_OPT_BACKGROUND, BQ_OPT_BG_SIZE, BQ_OPT_CHANNEL,
+    BQ_OPT_MAX_ANGLE, BQ_OPT_MIN_SNR, BQ_OPT_NO_DOUBLETS, BQ_OPT_NO_HOT,
+    BQ_OPT_NO_MEMBRANE, BQ_OPT_MAX_PIXELS
+};
+extern const struct bq_cli_opt bq_cli_analysis_opts[];
+
+/* OUT = OWN followed by bq_cli_analysis_opts, terminated; CAP entries. */
+void bq_cli_join(const struct bq_cli_opt *own, struct bq_cli_opt *out,
+                 size_t cap);
+
+/* Applies analysis option ID with VAL to O. Returns 0, or prints a usage
+ * message and returns 2. */
+int bq_cli_analysis_opt(int id, const char *val, struct bq_analysis_opts *o);
+
 /* Prints "blotquant: MESSAGE" and a hint to stderr; returns 2. */
 int bq_cli_usage(const char *fmt, ...)
 #if defined(__GNUC__)
@@ -50,6 +67,10 @@ int bq_cli_commit_atomic(FILE *f, const char *dst);
 
 /* Prints a write error for DST; returns 1. */
 int bq_cli_fail_write(const char *dst);
+
+/* The experiment and batch commands (batch.c). */
+int bq_cmd_experiment(int argc, char **argv);
+int bq_cmd_batch(int argc, char **argv);
 
 /* The run log: what was read, decided and measured. */
 void bq_cli_write_log(FILE *f, const char *path, const struct bq_analysis *a,

@@ -31,6 +31,10 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"quantify", cmd_quantify, "measure the bands of one or more scans"},
+    {"experiment", bq_cmd_experiment,
+     "measure the blots of one experiment folder: ratios, statistics"},
+    {"batch", bq_cmd_batch,
+     "every experiment under a folder tree, in parallel"},
     {"info", cmd_info, "read scans and describe them (size, depth, pages)"},
     {"help", cmd_help, "show this help, or a command's: help quantify"},
     {"version", cmd_version, "print the version"},
@@ -41,36 +45,15 @@ static const struct command {
 /* ---- quantify --------------------------------------------------------- */
 
 enum opt_id {
-    O_OUT, O_LANES, O_POLARITY, O_BACKGROUND, O_BG_SIZE, O_LAYOUT, O_PAGE,
-    O_CHANNEL, O_MAX_ANGLE, O_MIN_SNR, O_NO_DOUBLETS, O_NO_HOT, O_NO_MEMBRANE,
-    O_MAX_PIXELS, O_OVERLAY, O_QUIET, O_HELP
+    O_OUT, O_LANES, O_LAYOUT, O_PAGE, O_OVERLAY, O_QUIET, O_HELP
 };
 
 static const struct bq_cli_opt quantify_opts[] = {
     {O_OUT, "-o", "--output", "DIR", "folder for the results (created)"},
     {O_LANES, NULL, "--lanes", "N", "expected lanes per strip (a hint)"},
-    {O_POLARITY, NULL, "--polarity", "MODE",
-     "auto | light-bands | dark-bands (default auto)"},
-    {O_BACKGROUND, NULL, "--background", "METHOD",
-     "fft | rolling-ball | none (default fft)"},
-    {O_BG_SIZE, NULL, "--bg-size", "PX",
-     "background scale: FFT smoothing SD or ball radius (default auto / 50)"},
     {O_LAYOUT, NULL, "--layout", "FILE",
      "explicit lane/band boxes (CSV lane,band,x,y,width,height)"},
     {O_PAGE, NULL, "--page", "N", "TIFF page (directory), 1-based (default 1)"},
-    {O_CHANNEL, NULL, "--channel", "C",
-     "luma | r | g | b | sample number 1.. (default luma)"},
-    {O_MAX_ANGLE, NULL, "--max-angle", "DEG",
-     "largest rotation to correct; 0 turns deskew off (default 6)"},
-    {O_MIN_SNR, NULL, "--min-snr", "X",
-     "band prominence threshold in noise SDs (default 5)"},
-    {O_NO_DOUBLETS, NULL, "--no-doublets", NULL,
-     "do not split unresolved doublets by fitting"},
-    {O_NO_HOT, NULL, "--no-hot-pixels", NULL, "keep isolated outlier pixels"},
-    {O_NO_MEMBRANE, NULL, "--no-membrane", NULL,
-     "do not look for a surround around the membrane"},
-    {O_MAX_PIXELS, NULL, "--max-pixels", "N",
-     "refuse images larger than N pixels (default 200000000)"},
     {O_OVERLAY, NULL, "--overlay", NULL,
      "also draw DIR/<name>.overlay.png: lanes, bands, volumes, profiles"},
     {O_QUIET, "-q", "--quiet", NULL, "print only errors"},
@@ -148,10 +131,12 @@ static int
 cmd_quantify(int argc, char **argv)
 {
     struct bq_analysis_opts o;
+    struct bq_cli_opt table[64];
     const char *outdir = NULL, *files[4096];
     int nfiles = 0, quiet = 0, failed = 0, overlay = 0;
 
     bq_analysis_opts_init(&o);
+    bq_cli_join(quantify_opts, table, 64);
     for (int i = 1; i < argc; i++) {
         const struct bq_cli_opt *opt;
         const char *val = NULL;
@@ -160,33 +145,13 @@ cmd_quantify(int argc, char **argv)
                 files[nfiles++] = argv[i];
             continue;
         }
-        opt = bq_cli_match(quantify_opts, argc, argv, &i, &val);
+        opt = bq_cli_match(table, argc, argv, &i, &val);
         if (!opt)
             return 2;
         switch (opt->id) {
         case O_OUT: outdir = val; break;
         case O_LANES:
             if (bq_cli_int(val, 1, 200, "--lanes", &o.layout.lanes))
-                return 2;
-            break;
-        case O_POLARITY:
-            if (!strcmp(val, "auto"))
-                o.prepare.polarity = BQ_POLARITY_AUTO;
-            else if (!strcmp(val, "light-bands"))
-                o.prepare.polarity = BQ_POLARITY_LIGHT_BANDS;
-            else if (!strcmp(val, "dark-bands"))
-                o.prepare.polarity = BQ_POLARITY_DARK_BANDS;
-            else
-                return bq_cli_usage("--polarity takes auto, light-bands or "
-                                    "dark-bands, not '%s'", val);
-            break;
-        case O_BACKGROUND:
-            if (bq_bg_method_parse(val, &o.bg.method))
-                return bq_cli_usage("--background takes fft, rolling-ball "
-                                    "or none, not '%s'", val);
-            break;
-        case O_BG_SIZE:
-            if (bq_cli_double(val, 1, 100000, "--bg-size", &o.bg.size))
                 return 2;
             break;
         case O_LAYOUT: o.layout_file = val; break;
@@ -197,48 +162,18 @@ cmd_quantify(int argc, char **argv)
             o.load.page = (unsigned)(p - 1);
             break;
         }
-        case O_CHANNEL:
-            if (!strcmp(val, "luma"))
-                o.load.channel = BQ_CHANNEL_LUMA;
-            else if (!strcmp(val, "r"))
-                o.load.channel = BQ_CHANNEL_R;
-            else if (!strcmp(val, "g"))
-                o.load.channel = BQ_CHANNEL_G;
-            else if (!strcmp(val, "b"))
-                o.load.channel = BQ_CHANNEL_B;
-            else {
-                int c;
-                if (bq_cli_int(val, 1, 64, "--channel", &c))
-                    return 2;
-                o.load.channel = c - 1;
-            }
-            break;
-        case O_MAX_ANGLE:
-            if (bq_cli_double(val, 0, 20, "--max-angle", &o.max_angle))
-                return 2;
-            break;
-        case O_MIN_SNR:
-            if (bq_cli_double(val, 1, 1000, "--min-snr", &o.bands.min_snr))
-                return 2;
-            break;
-        case O_NO_DOUBLETS: o.bands.doublets = 0; break;
-        case O_NO_HOT: o.prepare.hot_pixels = 0; break;
-        case O_NO_MEMBRANE: o.prepare.membrane = 0; break;
-        case O_MAX_PIXELS: {
-            double v;
-            if (bq_cli_double(val, 1, 1e12, "--max-pixels", &v))
-                return 2;
-            o.load.max_pixels = (uint64_t)v;
-            break;
-        }
         case O_OVERLAY: overlay = 1; break;
         case O_QUIET: quiet = 1; break;
+        default:
+            if (bq_cli_analysis_opt(opt->id, val, &o))
+                return 2;
+            break;
         case O_HELP:
             bq_cli_print_help(stdout, "quantify IMAGE... -o DIR [options]",
                               "Measures every band of each scan and writes "
                               "DIR/<name>.bands.csv, .lanes.csv and "
                               ".log.txt.",
-                              quantify_opts);
+                              table);
             return 0;
         }
     }

@@ -1,0 +1,533 @@
+/* `blotquant experiment DIR` and `blotquant batch ROOT`: every blot of
+ * every experiment, on -j worker threads, then the statistics and tables.
+ * One code path: `experiment` is `batch` on a single folder. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blotquant/experiment.h"
+#include "cli.h"
+
+/* One experiment folder and its results. */
+struct exp {
+    char rel[1024]; /* output subfolder ("" for experiment) */
+    struct bq_manifest m;
+    int ok;                     /* manifest read */
+    char error[256];            /* why not */
+    struct bq_blot_result *res; /* one per blot, owned */
+};
+
+/* The work of one run, shared by the worker threads. */
+struct run {
+    struct exp *exps;
+    size_t nexp, cap;
+    size_t (*jobs)[2]; /* (experiment, blot) */
+    size_t njobs, next, done, failed;
+    const struct bq_exp_opts *opts;
+    int progress; /* 1: a progress line on stderr */
+    pthread_mutex_t lock;
+};
+
+static struct exp *
+add_exp(struct run *r)
+{
+    if (r->nexp == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 16;
+        struct exp *n = realloc(r->exps, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        r->exps = n;
+        r->cap = cap;
+    }
+    memset(&r->exps[r->nexp], 0, sizeof *r->exps);
+    return &r->exps[r->nexp++];
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+has_manifest(const char *dir)
+{
+    char p[4096];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, BQ_MANIFEST_NAME);
+    return stat(p, &st) == 0;
+}
+
+/* Finds experiments under DIR (REL its path below the root): a folder
+ * with a manifest, or with scans that pair by name, is one experiment and
+ * is not searched further. Folders in name order; SKIP (the output) and
+ * hidden folders are left out. Returns -1 on allocation failure. */
+static int
+discover(struct run *r, const char *dir, const char *rel, const char *skip)
+{
+    struct bq_manifest m;
+    struct bq_error err = {0};
+    DIR *d;
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+
+    if (has_manifest(dir) || bq_manifest_from_names(dir, &m, &err) == BQ_OK) {
+        struct exp *e;
+        if (!has_manifest(dir))
+            bq_manifest_fini(&m);
+        if (!(e = add_exp(r)))
+            return -1;
+        snprintf(e->rel, sizeof e->rel, "%s", rel);
+        return 0;
+    }
+    bq_manifest_fini(&m);
+    if (!(d = opendir(dir)))
+        return 0;
+    while ((de = readdir(d)) != NULL) {
+        char p[4096];
+        struct stat st;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (skip && strcmp(p, skip) == 0)
+            continue;
+        if (n == cap) {
+            char **nn;
+            cap = cap ? 2 * cap : 16;
+            if (!(nn = realloc(names, cap * sizeof *nn))) {
+                rc = -1;
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = strdup(de->d_name))) {
+            rc = -1;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_name);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char p[4096], q[2048];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        snprintf(q, sizeof q, "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
+        rc = discover(r, p, q, skip);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+static void
+print_progress(struct run *r)
+{
+    fprintf(stderr, "\rblotquant: %zu/%zu blots", r->done, r->njobs);
+    if (r->failed)
+        fprintf(stderr, ", %zu failed", r->failed);
+    fflush(stderr);
+}
+
+static void *
+worker(void *arg)
+{
+    struct run *r = arg;
+    for (;;) {
+        size_t j, e, b;
+        struct bq_error err = {0};
+        pthread_mutex_lock(&r->lock);
+        j = r->next++;
+        pthread_mutex_unlock(&r->lock);
+        if (j >= r->njobs)
+            break;
+        e = r->jobs[j][0];
+        b = r->jobs[j][1];
+        bq_blot_process(&r->exps[e].m, b, r->opts, &r->exps[e].res[b], &err);
+        pthread_mutex_lock(&r->lock);
+        r->done++;
+        if (r->exps[e].res[b].status != BQ_OK)
+            r->failed++;
+        if (r->progress)
+            print_progress(r);
+        pthread_mutex_unlock(&r->lock);
+    }
+    return NULL;
+}
+
+/* Opens DIR/NAME for writing through a temporary file; DST receives the
+ * final path. NULL if it cannot be opened. */
+static FILE *
+table_open(const char *dir, const char *name, char *dst, size_t n)
+{
+    int len = snprintf(dst, n, "%s/%s", dir, name);
+    if (len < 0 || (size_t)len >= n)
+        return NULL;
+    return bq_cli_open_atomic(dst);
+}
+
+/* Puts the table in place if ST says it was written; returns 0, or 1
+ * after an error message (the temporary file is removed). */
+static int
+table_close(FILE *f, enum bq_status st, const char *dst)
+{
+    if (!f)
+        return bq_cli_fail_write(dst);
+    if (st != BQ_OK) {
+        fclose(f);
+        return bq_cli_fail_write(dst);
+    }
+    return bq_cli_commit_atomic(f, dst) != 0 ? bq_cli_fail_write(dst) : 0;
+}
+
+static void
+csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static enum bq_status
+write_errors(FILE *f, const struct run *r)
+{
+    fputs("experiment,blot,message\n", f);
+    for (size_t i = 0; i < r->nexp; i++) {
+        const struct exp *e = &r->exps[i];
+        if (!e->ok) {
+            csv_field(f, e->rel[0] ? e->rel : ".");
+            fputs(",,", f);
+            csv_field(f, e->error);
+            fputc('\n', f);
+            continue;
+        }
+        for (size_t b = 0; b < e->m.nblots; b++)
+            if (e->res[b].status != BQ_OK) {
+                csv_field(f, e->rel[0] ? e->rel : ".");
+                fputc(',', f);
+                csv_field(f, e->m.blots[b].name);
+                fputc(',', f);
+                csv_field(f, e->res[b].error);
+                fputc('\n', f);
+            }
+    }
+    return ferror(f) ? BQ_ERR_IO : BQ_OK;
+}
+
+/* Appends every experiment's summary (or dose-response) rows. */
+static enum bq_status
+write_combined(FILE *f, const struct run *r, const struct bq_exp_summary *s,
+               int dose)
+{
+    int header = 1;
+    for (size_t i = 0; i < r->nexp; i++) {
+        if (!r->exps[i].ok)
+            continue;
+        if (dose)
+            bq_write_doseresponse_csv(f, &r->exps[i].m, &s[i], header);
+        else
+            bq_write_summary_csv(f, &r->exps[i].m, &s[i], header);
+        header = 0;
+    }
+    if (header) {
+        struct bq_exp_summary none = {0};
+        struct bq_manifest m = {0};
+        if (dose)
+            bq_write_doseresponse_csv(f, &m, &none, 1);
+        else
+            bq_write_summary_csv(f, &m, &none, 1);
+    }
+    return ferror(f) ? BQ_ERR_IO : BQ_OK;
+}
+
+enum cmd_opt { B_OUT, B_JOBS, B_QUIET, B_HELP };
+
+static const struct bq_cli_opt batch_opts[] = {
+    {B_OUT, "-o", "--output", "DIR", "folder for the results (created)"},
+    {B_JOBS, "-j", "--jobs", "N",
+     "blots analysed at once (default: the number of processors)"},
+    {B_QUIET, "-q", "--quiet", NULL, "print only errors"},
+    {B_HELP, "-h", "--help", NULL, "show this help"},
+    {0, NULL, NULL, NULL, NULL},
+};
+
+/* The shared body of `experiment` (SINGLE = 1) and `batch`. */
+static int
+run_batch(int argc, char **argv, int single)
+{
+    struct bq_exp_opts opts;
+    struct bq_cli_opt table[64];
+    struct run r;
+    struct bq_exp_summary *sums = NULL;
+    const char *root = NULL, *outdir = NULL;
+    char skip[4096] = "";
+    int jobs = 0, quiet = 0, failed_writes = 0, rc = 0;
+    char dst[4096];
+    FILE *f;
+    pthread_t th[64];
+    size_t nblots = 0;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+    memset(&r, 0, sizeof r);
+    bq_exp_opts_init(&opts);
+    bq_cli_join(batch_opts, table, 64);
+    for (int i = 1; i < argc; i++) {
+        const struct bq_cli_opt *opt;
+        const char *val = NULL;
+        if (argv[i][0] != '-') {
+            if (root)
+                return bq_cli_usage("%s takes one folder, not '%s' too",
+                                    argv[0], argv[i]);
+            root = argv[i];
+            continue;
+        }
+        if (!(opt = bq_cli_match(table, argc, argv, &i, &val)))
+            return 2;
+        switch (opt->id) {
+        case B_OUT:
+            outdir = val;
+            break;
+        case B_JOBS:
+            if (bq_cli_int(val, 1, 64, "--jobs", &jobs))
+                return 2;
+            break;
+        case B_QUIET:
+            quiet = 1;
+            break;
+        case B_HELP:
+            bq_cli_print_help(
+                stdout,
+                single ? "experiment DIR -o OUT [options]"
+                       : "batch ROOT -o OUT [options]",
+                single ? "Measures every blot of the experiment in DIR (its "
+                         "blotquant.ini, or scans paired by name) and writes "
+                         "OUT/ratios.csv, summary.csv, doseresponse.csv, "
+                         "blots.csv and errors.csv."
+                       : "Finds every experiment under ROOT, measures its "
+                         "blots in parallel and writes per experiment "
+                         "OUT/<path>/ratios.csv, summary.csv, "
+                         "doseresponse.csv, blots.csv; at the top "
+                         "OUT/summary.csv, doseresponse.csv and errors.csv.",
+                table);
+            return 0;
+        default:
+            if (bq_cli_analysis_opt(opt->id, val, &opts.analysis))
+                return 2;
+        }
+    }
+    if (!root)
+        return bq_cli_usage("%s needs a folder", argv[0]);
+    if (!outdir)
+        return bq_cli_usage("%s needs an output folder: -o OUT", argv[0]);
+    if (jobs <= 0)
+        jobs = ncpu > 0 ? (int)(ncpu < 64 ? ncpu : 64) : 1;
+    {
+        struct stat st;
+        if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "blotquant: %s: %s\n", root,
+                    stat(root, &st) != 0 ? strerror(errno) : "not a folder");
+            return 1;
+        }
+    }
+    if (bq_cli_mkdirs(outdir) != 0) {
+        fprintf(stderr, "blotquant: cannot create the output folder %s: %s\n",
+                outdir, strerror(errno));
+        return 1;
+    }
+    {
+        /* do not search the output folder if it lies under ROOT */
+        char a[4096], b[4096];
+        if (realpath(outdir, b)) {
+            snprintf(skip, sizeof skip, "%s", b);
+            if (realpath(root, a) && strcmp(a, b) == 0)
+                skip[0] = '\0';
+        }
+    }
+
+    /* find the experiments and read their manifests */
+    if (single) {
+        struct exp *e = add_exp(&r);
+        if (!e)
+            goto nomem;
+    } else if (discover(&r, root, "", skip[0] ? skip : NULL) != 0) {
+        goto nomem;
+    }
+    for (size_t i = 0; i < r.nexp; i++) {
+        struct exp *e = &r.exps[i];
+        char dir[4096];
+        struct bq_error err = {0};
+        snprintf(dir, sizeof dir, "%s%s%s", root, e->rel[0] ? "/" : "", e->rel);
+        if (bq_manifest_load(dir, &e->m, &err) != BQ_OK) {
+            snprintf(e->error, sizeof e->error, "%s", err.msg);
+            fprintf(stderr, "blotquant: %s\n", err.msg);
+            rc = 1;
+            continue;
+        }
+        e->res = calloc(e->m.nblots ? e->m.nblots : 1, sizeof *e->res);
+        if (!e->res)
+            goto nomem;
+        e->ok = 1;
+        nblots += e->m.nblots;
+    }
+    if (r.nexp == 0) {
+        fprintf(stderr,
+                "blotquant: %s: no experiment found (a folder with "
+                "%s, or scans that pair by name)\n",
+                root, BQ_MANIFEST_NAME);
+        rc = 1;
+    }
+
+    /* every blot, on JOBS threads */
+    r.jobs = calloc(nblots ? nblots : 1, sizeof *r.jobs);
+    if (!r.jobs)
+        goto nomem;
+    for (size_t i = 0; i < r.nexp; i++)
+        for (size_t b = 0; r.exps[i].ok && b < r.exps[i].m.nblots; b++) {
+            r.jobs[r.njobs][0] = i;
+            r.jobs[r.njobs][1] = b;
+            r.njobs++;
+        }
+    r.opts = &opts;
+    r.progress = !quiet && isatty(STDERR_FILENO);
+    pthread_mutex_init(&r.lock, NULL);
+    {
+        int started = 0;
+        for (int t = 1; t < jobs && (size_t)t < r.njobs; t++)
+            if (pthread_create(&th[started], NULL, worker, &r) == 0)
+                started++;
+        worker(&r);
+        for (int t = 0; t < started; t++)
+            pthread_join(th[t], NULL);
+    }
+    pthread_mutex_destroy(&r.lock);
+    if (r.progress && r.njobs)
+        fputc('\n', stderr);
+
+    /* statistics and tables, experiment by experiment, in order */
+    sums = calloc(r.nexp ? r.nexp : 1, sizeof *sums);
+    if (!sums)
+        goto nomem;
+    for (size_t i = 0; i < r.nexp; i++) {
+        struct exp *e = &r.exps[i];
+        char dir[4096];
+        struct bq_error err = {0};
+        size_t ok = 0, maxl = 0;
+        if (!e->ok)
+            continue;
+        for (size_t b = 0; b < e->m.nblots; b++) {
+            if (e->res[b].status != BQ_OK) {
+                fprintf(stderr, "blotquant: %s\n", e->res[b].error);
+                rc = 1;
+                continue;
+            }
+            ok++;
+            if (e->res[b].nlanes > maxl)
+                maxl = e->res[b].nlanes;
+        }
+        if (bq_manifest_number_lanes(&e->m, maxl, &err) != BQ_OK ||
+            bq_exp_summarize(&e->m, e->res, &sums[i], &err) != BQ_OK) {
+            fprintf(stderr, "blotquant: %s: %s\n", e->m.dir, err.msg);
+            rc = 1;
+            continue;
+        }
+        snprintf(dir, sizeof dir, "%s%s%s", outdir, e->rel[0] ? "/" : "",
+                 e->rel);
+        if (bq_cli_mkdirs(dir) != 0) {
+            fprintf(stderr, "blotquant: cannot create %s: %s\n", dir,
+                    strerror(errno));
+            rc = 1;
+            continue;
+        }
+        f = table_open(dir, "ratios.csv", dst, sizeof dst);
+        failed_writes += table_close(
+            f, f ? bq_write_ratios_csv(f, &e->m, e->res) : BQ_ERR_IO, dst);
+        f = table_open(dir, "blots.csv", dst, sizeof dst);
+        failed_writes += table_close(
+            f, f ? bq_write_blots_csv(f, &e->m, e->res) : BQ_ERR_IO, dst);
+        f = table_open(dir, "summary.csv", dst, sizeof dst);
+        failed_writes += table_close(
+            f, f ? bq_write_summary_csv(f, &e->m, &sums[i], 1) : BQ_ERR_IO,
+            dst);
+        f = table_open(dir, "doseresponse.csv", dst, sizeof dst);
+        failed_writes += table_close(
+            f, f ? bq_write_doseresponse_csv(f, &e->m, &sums[i], 1) : BQ_ERR_IO,
+            dst);
+        if (!quiet)
+            printf("%s: %zu/%zu blots -> %s/ (ratios.csv, summary.csv, "
+                   "doseresponse.csv, blots.csv)\n",
+                   e->m.name, ok, e->m.nblots, dir);
+    }
+    if (!single) {
+        f = table_open(outdir, "summary.csv", dst, sizeof dst);
+        failed_writes +=
+            table_close(f, f ? write_combined(f, &r, sums, 0) : BQ_ERR_IO, dst);
+        f = table_open(outdir, "doseresponse.csv", dst, sizeof dst);
+        failed_writes +=
+            table_close(f, f ? write_combined(f, &r, sums, 1) : BQ_ERR_IO, dst);
+    }
+    f = table_open(outdir, "errors.csv", dst, sizeof dst);
+    failed_writes += table_close(f, f ? write_errors(f, &r) : BQ_ERR_IO, dst);
+    if (!quiet) {
+        size_t nerr = 0;
+        for (size_t i = 0; i < r.nexp; i++) {
+            nerr += !r.exps[i].ok;
+            for (size_t b2 = 0; r.exps[i].ok && b2 < r.exps[i].m.nblots; b2++)
+                nerr += r.exps[i].res[b2].status != BQ_OK;
+        }
+        if (!single)
+            printf("all experiments -> %s/summary.csv, doseresponse.csv; ",
+                   outdir);
+        printf("%zu error%s -> %s/errors.csv\n", nerr, nerr == 1 ? "" : "s",
+               outdir);
+    }
+    if (failed_writes)
+        rc = 1;
+    goto out;
+nomem:
+    fprintf(stderr, "blotquant: out of memory\n");
+    rc = 1;
+out:
+    for (size_t i = 0; i < r.nexp; i++) {
+        for (size_t b = 0; r.exps[i].res && b < r.exps[i].m.nblots; b++)
+            bq_blot_result_fini(&r.exps[i].res[b]);
+        free(r.exps[i].res);
+        if (sums)
+            bq_exp_summary_fini(&sums[i]);
+        bq_manifest_fini(&r.exps[i].m);
+    }
+    free(sums);
+    free(r.exps);
+    free(r.jobs);
+    return rc;
+}
+
+int
+bq_cmd_experiment(int argc, char **argv)
+{
+    return run_batch(argc, argv, 1);
+}
+
+int
+bq_cmd_batch(int argc, char **argv)
+{
+    return run_batch(argc, argv, 0);
+}

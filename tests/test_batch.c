@@ -1,0 +1,185 @@
+/* `blotquant batch` and `experiment`: a folder tree with a good experiment,
+ * a manifest with a mistake and name-paired scans with a damaged file;
+ * errors.csv, exit codes, byte-identical results for any -j, re-runs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define BQ BQ_BINARY_DIR "/blotquant"
+#define EXPGEN BQ_BINARY_DIR "/expgen"
+
+static char root[1024], base[1024];
+
+/* Runs CMD, stderr into BASE/err.txt; returns the exit code. */
+static int
+run(const char *cmd)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "%s 2>'%s/err.txt' >'%s/out.txt'", cmd, base,
+             base);
+    return bq_test_run(full);
+}
+
+/* Returns the contents of PATH (caller frees), or NULL. */
+static char *
+slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc((size_t)n + 1, 1);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+static int
+file_contains(const char *path, const char *text)
+{
+    char *s = slurp(path);
+    int hit = s && strstr(s, text);
+    free(s);
+    return hit;
+}
+
+static int
+setup(void **state)
+{
+    char cmd[8192];
+    (void)state;
+    snprintf(base, sizeof base, "%s", bq_test_tmpdir("batch"));
+    snprintf(root, sizeof root, "%s/root", base);
+    /* a: the generated sample experiment; lab/b: its manifest with an
+     * unknown control; lab/c: one replicate paired by names, one of its
+     * scans cut short */
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s/lab' && cp -r '%s/samples/experiment' '%s/a' && "
+             "cp -r '%s/samples/experiment' '%s/lab/b' && "
+             "sed -i 's/^control = vehicle/control = vehicel/' "
+             "'%s/lab/b/blotquant.ini' && "
+             EXPGEN " -o '%s/lab/c' --no-manifest --replicates 1 "
+             ">/dev/null && head -c 3000 '%s/lab/c/pAKT_rep1.tif' > "
+             "'%s/lab/c/t' && mv '%s/lab/c/t' '%s/lab/c/pAKT_rep1.tif'",
+             root, BQ_SOURCE_DIR, root, BQ_SOURCE_DIR, root, root, root,
+             root, root, root, root);
+    return bq_test_run(cmd) == 0 ? 0 : -1;
+}
+
+static void
+test_batch_tree(void **state)
+{
+    char cmd[4096], path[2048];
+    (void)state;
+
+    snprintf(cmd, sizeof cmd, BQ " batch '%s' -o '%s/out1' -j 1", root,
+             base);
+    assert_int_equal(run(cmd), 1);
+    /* the good experiment is complete */
+    snprintf(path, sizeof path, "%s/out1/a/summary.csv", base);
+    assert_true(file_contains(path, "eltrombopag"));
+    snprintf(path, sizeof path, "%s/out1/a/doseresponse.csv", base);
+    assert_true(file_contains(path, "hetrombopag"));
+    /* the name-paired one too, but for the damaged scan */
+    snprintf(path, sizeof path, "%s/out1/lab/c/ratios.csv", base);
+    assert_true(file_contains(path, "pSTAT3_rep1"));
+    assert_false(file_contains(path, "pAKT_rep1"));
+    /* errors.csv: one row per failure, naming the line and the file */
+    snprintf(path, sizeof path, "%s/out1/errors.csv", base);
+    assert_true(file_contains(path, "lab/b,,"));
+    assert_true(file_contains(path, "line 13: control 'vehicel'"));
+    assert_true(file_contains(path, "lab/c,pAKT_rep1,"));
+    assert_true(file_contains(path, "pAKT_rep1.tif"));
+    snprintf(path, sizeof path, "%s/err.txt", base);
+    assert_true(file_contains(path, "vehicel"));
+    /* not a terminal: no progress line */
+    assert_false(file_contains(path, "\r"));
+    /* the combined summary holds both experiments */
+    snprintf(path, sizeof path, "%s/out1/summary.csv", base);
+    assert_true(file_contains(path, "TPO-receptor agonists"));
+    assert_true(file_contains(path, "\nc,"));
+}
+
+static void
+test_jobs_give_identical_csvs(void **state)
+{
+    char cmd[4096];
+    (void)state;
+    snprintf(cmd, sizeof cmd, BQ " batch '%s' -o '%s/out2' -j 3 -q", root,
+             base);
+    assert_int_equal(run(cmd), 1);
+    snprintf(cmd, sizeof cmd, "diff -r '%s/out1' '%s/out2' >/dev/null", base,
+             base);
+    assert_int_equal(bq_test_run(cmd), 0);
+}
+
+static void
+test_rerun_completes(void **state)
+{
+    char cmd[4096];
+    (void)state;
+    /* an interrupted run: a table missing, a stray temporary file */
+    snprintf(cmd, sizeof cmd,
+             "rm '%s/out2/a/ratios.csv' && echo half > "
+             "'%s/out2/a/.summary.csv.tmp.1'",
+             base, base);
+    assert_int_equal(bq_test_run(cmd), 0);
+    snprintf(cmd, sizeof cmd, BQ " batch '%s' -o '%s/out2' -q", root, base);
+    assert_int_equal(run(cmd), 1);
+    snprintf(cmd, sizeof cmd,
+             "diff -r -x '.*.tmp.*' '%s/out1' '%s/out2' >/dev/null", base,
+             base);
+    assert_int_equal(bq_test_run(cmd), 0);
+}
+
+static void
+test_experiment_command(void **state)
+{
+    char cmd[4096], path[2048];
+    (void)state;
+    /* `experiment` on one folder gives the same tables as batch did */
+    snprintf(cmd, sizeof cmd, BQ " experiment '%s/a' -o '%s/out3' -q", root,
+             base);
+    assert_int_equal(run(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "for f in ratios summary doseresponse blots; do cmp "
+             "'%s/out1/a/'$f.csv '%s/out3/'$f.csv || exit 1; done",
+             base, base);
+    assert_int_equal(bq_test_run(cmd), 0);
+    snprintf(path, sizeof path, "%s/out3/errors.csv", base);
+    assert_true(file_contains(path, "experiment,blot,message\n"));
+    /* usage errors */
+    assert_int_equal(run(BQ " experiment"), 2);
+    snprintf(cmd, sizeof cmd, BQ " batch '%s'", root);
+    assert_int_equal(run(cmd), 2);
+    snprintf(cmd, sizeof cmd, BQ " batch '%s/nothing' -o '%s/o4'", base,
+             base);
+    assert_int_equal(run(cmd), 1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_tree),
+        cmocka_unit_test(test_jobs_give_identical_csvs),
+        cmocka_unit_test(test_rerun_completes),
+        cmocka_unit_test(test_experiment_command),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}

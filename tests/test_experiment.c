@@ -1,0 +1,245 @@
+/* The experiment stage on a generated experiment with exact truth
+ * (tools/expgen): registration, fold changes, EC50s; mismatched scans
+ * and a wrong lane count are refused with clear messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "blotquant/experiment.h"
+#include "testutil.h"
+
+#define EXPGEN BQ_BINARY_DIR "/expgen"
+
+static char dir[1024];
+
+/* Copies the manifest of DIR into DST/blotquant.ini after applying
+ * FROM -> TO (one textual replacement), with the scans hard-linked (a
+ * symbolic link out of the folder would be refused, rightly). */
+static void
+variant(const char *dst, const char *from, const char *to)
+{
+    char cmd[4096], path[1200], *text, *hit;
+    FILE *f;
+    long n;
+
+    snprintf(cmd, sizeof cmd, "for d in '%s'/rep*; do cp -rl \"$d\" '%s'/; done",
+             dir, dst);
+    assert_int_equal(bq_test_run(cmd), 0);
+    snprintf(path, sizeof path, "%s/%s", dir, BQ_MANIFEST_NAME);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    text = calloc((size_t)n + 1, 1);
+    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/%s", dst, BQ_MANIFEST_NAME);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    hit = strstr(text, from);
+    assert_non_null(hit);
+    fwrite(text, 1, (size_t)(hit - text), f);
+    fputs(to, f);
+    fputs(hit + strlen(from), f);
+    fclose(f);
+    free(text);
+}
+
+static int
+setup(void **state)
+{
+    char cmd[2048];
+    (void)state;
+    snprintf(dir, sizeof dir, "%s", bq_test_tmpdir("experiment"));
+    snprintf(cmd, sizeof cmd, EXPGEN " -o '%s' >/dev/null", dir);
+    return bq_test_run(cmd) == 0 ? 0 : -1;
+}
+
+/* Runs every blot of the experiment in D. */
+static void
+run_all(const char *d, struct bq_manifest *m, struct bq_blot_result **res)
+{
+    struct bq_exp_opts o;
+    struct bq_error err = {0};
+    bq_exp_opts_init(&o);
+    assert_int_equal(bq_manifest_load(d, m, &err), BQ_OK);
+    *res = calloc(m->nblots, sizeof **res);
+    for (size_t i = 0; i < m->nblots; i++) {
+        struct bq_error e = {0};
+        bq_blot_process(m, i, &o, &(*res)[i], &e);
+    }
+}
+
+static void
+free_all(struct bq_manifest *m, struct bq_blot_result *res)
+{
+    for (size_t i = 0; i < m->nblots; i++)
+        bq_blot_result_fini(&res[i]);
+    free(res);
+    bq_manifest_fini(m);
+}
+
+/* The issue's figures on the generated sample: fold changes (median error
+ * <= 5 %, 90th percentile <= 12 %), each EC50 within 0.15 log10 units,
+ * offsets of up to 15 px and 2 degrees recovered (within 1.5 px and 0.2
+ * degrees). */
+static void
+test_generated_experiment(void **state)
+{
+    struct bq_manifest m;
+    struct bq_blot_result *res;
+    struct bq_exp_summary sum;
+    struct bq_error err = {0};
+    struct bq_test_csv tf, tr, te;
+    char path[1200];
+    double errs[4096], med, p90, worst_px = 0, worst_deg = 0;
+    size_t ne = 0, nfit = 0;
+    (void)state;
+
+    run_all(dir, &m, &res);
+    for (size_t i = 0; i < m.nblots; i++)
+        if (res[i].status != BQ_OK)
+            fail_msg("blot %s failed: %s", m.blots[i].name, res[i].error);
+    assert_int_equal(bq_exp_summarize(&m, res, &sum, &err), BQ_OK);
+    snprintf(path, sizeof path, "%s/truth.csv", dir);
+    assert_int_equal(bq_test_csv_read(path, 0, &tf), 0);
+    assert_int_equal(bq_test_csv_read(path, 1, &tr), 0);
+    assert_int_equal(bq_test_csv_read(path, 2, &te), 0);
+
+    /* registration */
+    for (size_t r = 0; r < tr.nrow; r++) {
+        const char *role = bq_test_csv_get(&tr, r, "role");
+        const struct bq_reg_result *g = NULL;
+        for (size_t i = 0; i < m.nblots; i++)
+            if (!strcmp(m.blots[i].name, bq_test_csv_get(&tr, r, "blot")))
+                g = !strcmp(role, "total") ? &res[i].reg_total : NULL;
+        if (!g)
+            continue;
+        worst_px =
+            fmax(worst_px, fabs(g->dx - atof(bq_test_csv_get(&tr, r, "dx"))));
+        worst_px =
+            fmax(worst_px, fabs(g->dy - atof(bq_test_csv_get(&tr, r, "dy"))));
+        worst_deg =
+            fmax(worst_deg,
+                 fabs(g->angle - atof(bq_test_csv_get(&tr, r, "angle_deg"))));
+    }
+    printf("registration: worst error %.2f px, %.3f degrees\n", worst_px,
+           worst_deg);
+    assert_true(worst_px <= 1.5);
+    assert_true(worst_deg <= 0.2);
+
+    /* fold changes against the exact truth */
+    for (size_t r = 0; r < tf.nrow; r++) {
+        const char *blot = bq_test_csv_get(&tf, r, "blot");
+        const char *band = bq_test_csv_get(&tf, r, "band");
+        int lane = atoi(bq_test_csv_get(&tf, r, "lane"));
+        double truth = atof(bq_test_csv_get(&tf, r, "fold_change"));
+        for (size_t i = 0; i < m.nblots; i++) {
+            if (strcmp(m.blots[i].name, blot) != 0)
+                continue;
+            for (size_t k = 0; k < res[i].nrows; k++) {
+                const struct bq_lane_ratio *lr = &res[i].rows[k];
+                if ((int)lr->lane + 1 != lane ||
+                    strcmp(bq_part_name(lr->part), band) != 0)
+                    continue;
+                assert_true(isfinite(lr->fold_change));
+                errs[ne++] = fabs(lr->fold_change / truth - 1);
+            }
+        }
+    }
+    assert_true(ne >= 100);
+    med = bq_test_quantile(errs, ne, 0.5);
+    p90 = bq_test_quantile(errs, ne, 0.9);
+    printf("fold change: %zu lanes, error median %.2f %%, 90th %.2f %%\n", ne,
+           100 * med, 100 * p90);
+    assert_true(med <= 0.05);
+    assert_true(p90 <= 0.12);
+
+    /* EC50s */
+    for (size_t r = 0; r < te.nrow; r++) {
+        const char *agent = bq_test_csv_get(&te, r, "agent");
+        const char *target = bq_test_csv_get(&te, r, "target");
+        double ec50 = atof(bq_test_csv_get(&te, r, "ec50_nM"));
+        int found = 0;
+        for (size_t k = 0; k < sum.nfits; k++) {
+            const struct bq_dose_fit *f = &sum.fits[k];
+            double d;
+            if (strcasecmp(m.blots[f->blot0].target, target) != 0 ||
+                strcmp(m.lanes[f->lane].agent, agent) != 0)
+                continue;
+            found = 1;
+            assert_true(f->fitted);
+            d = log10(f->fit.ec50 / ec50);
+            printf("EC50 %s %s: %.3g nM (truth %.3g), %+.3f log10\n", target,
+                   agent, f->fit.ec50, ec50, d);
+            assert_true(fabs(d) <= 0.15);
+            nfit++;
+        }
+        assert_true(found);
+    }
+    assert_int_equal(nfit, te.nrow);
+    bq_test_csv_free(&tf);
+    bq_test_csv_free(&tr);
+    bq_test_csv_free(&te);
+    bq_exp_summary_fini(&sum);
+    free_all(&m, res);
+}
+
+/* A total scan of another membrane is refused, not silently paired. */
+static void
+test_other_membrane_refused(void **state)
+{
+    const char *d = bq_test_tmpdir("experiment_mismatch");
+    struct bq_manifest m;
+    struct bq_blot_result *res;
+    (void)state;
+
+    variant(d, "total = rep1/STAT3.tif", "total = rep1/STAT5.tif");
+    run_all(d, &m, &res);
+    assert_int_not_equal(res[0].status, BQ_OK);
+    if (!strstr(res[0].error, "does not match") ||
+        !strstr(res[0].error, "rep1/STAT5.tif"))
+        fail_msg("got '%s'", res[0].error);
+    /* the other blots are still measured */
+    assert_int_equal(res[1].status, BQ_OK);
+    free_all(&m, res);
+}
+
+/* A manifest listing a lane the scans do not show names its [lanes]. */
+static void
+test_lane_count_mismatch(void **state)
+{
+    const char *d = bq_test_tmpdir("experiment_lanes");
+    struct bq_manifest m;
+    struct bq_blot_result *res;
+    (void)state;
+
+    variant(d, "17 = hetrombopag 100 nM\n",
+            "17 = hetrombopag 100 nM\n18 = hetrombopag 1000 nM\n");
+    run_all(d, &m, &res);
+    assert_int_not_equal(res[0].status, BQ_OK);
+    if (!strstr(res[0].error, "lists 18 lanes") ||
+        !strstr(res[0].error, "line"))
+        fail_msg("got '%s'", res[0].error);
+    free_all(&m, res);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_generated_experiment),
+        cmocka_unit_test(test_other_membrane_refused),
+        cmocka_unit_test(test_lane_count_mismatch),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
