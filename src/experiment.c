@@ -588,6 +588,76 @@ map_lanes(const struct bq_manifest *m, const struct bq_analysis *a,
     return 1;
 }
 
+/* Analyses a copy of IMG with AO and matches its lanes to the manifest's
+ * (map_lanes). If they do not match, the analysis is run again with the
+ * manifest's count as a hint, and that is accepted only if every sample
+ * and ladder lane of the manifest then shows a band (a lane the hint
+ * invented shows none). On success A, *LANE_OF and *SKIP (new arrays, caller frees) are
+ * filled and *HINTED says whether the hint was needed; returns 1. Returns
+ * 0 with *FOUND = lanes seen (A holds the first analysis) or -1 with E
+ * filled if the analysis itself failed. */
+static int
+analyze_lanes(const struct bq_image *img, const struct bq_analysis_opts *ao,
+              const struct bq_manifest *m, size_t *nl, struct bq_analysis *a,
+              size_t **lane_of, size_t **skip, size_t *found, int *hinted,
+              struct bq_error *e)
+{
+    struct bq_analysis_opts o = *ao;
+    *hinted = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        struct bq_image *tmp = bq_image_clone(img, e);
+        struct bq_analysis b2 = {0};
+        struct bq_analysis *dst = pass == 0 ? a : &b2;
+        size_t *lo, *sk, n = *nl, f = 0;
+        int ok;
+        if (!tmp)
+            return -1;
+        if (bq_analyze_image(tmp, &o, dst, e) != BQ_OK) {
+            bq_image_destroy(tmp);
+            if (pass == 0)
+                return -1;
+            bq_analysis_fini(&b2);
+            return 0;
+        }
+        bq_image_destroy(tmp);
+        lo = bq_calloc_array(dst->layout.nlanes + n + 1, sizeof *lo);
+        sk = bq_calloc_array(dst->layout.nlanes + 1, sizeof *sk);
+        if (!lo || !sk) {
+            free(lo);
+            free(sk);
+            bq_analysis_fini(&b2);
+            bq_error_set(e, BQ_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+        ok = map_lanes(m, dst, &n, lo, sk, &f);
+        if (ok && pass == 1)
+            for (size_t i = 0; i < n; i++)
+                if (m->lanes[i].kind != BQ_LANE_EMPTY &&
+                    (lo[i] == SIZE_MAX || !lane_has_band(dst, lo[i])))
+                    ok = 0;
+        if (pass == 0)
+            *found = f;
+        if (ok) {
+            if (pass == 1) {
+                bq_analysis_fini(a);
+                *a = b2;
+                *hinted = 1;
+            }
+            *lane_of = lo;
+            *skip = sk;
+            *nl = n;
+            return 1;
+        }
+        free(lo);
+        free(sk);
+        bq_analysis_fini(&b2);
+        if (!m->nlanes)
+            break;
+        o.layout.lanes = (int)m->nlanes;
+    }
+    return 0;
+}
+
 void
 bq_blot_result_fini(struct bq_blot_result *r)
 {
@@ -605,8 +675,8 @@ bq_blot_process(const struct bq_manifest *m, size_t bi,
 {
     const struct bq_mblot *b = &m->blots[bi];
     struct bq_error e = {0};
-    struct bq_image *pimg = NULL, *timg = NULL, *limg = NULL, *tmp = NULL,
-                    *preg = NULL, *treg = NULL;
+    struct bq_image *pimg = NULL, *timg = NULL, *limg = NULL, *preg = NULL,
+                    *treg = NULL;
     struct bq_analysis ta = {0}, la = {0}, pm = {0}, tm = {0}, lm = {0};
     struct bq_analysis_opts ao = opts->analysis;
     struct row *rows = NULL, *lrows = NULL;
@@ -630,38 +700,22 @@ bq_blot_process(const struct bq_manifest *m, size_t bi,
     st = load_scan(&b->total, &ao, &timg, &e);
     if (st != BQ_OK)
         return blot_error(res, err, st, "%s", e.msg);
-    tmp = bq_image_clone(timg, &e);
-    if (!tmp) {
-        st = blot_error(res, err, BQ_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    st = bq_analyze_image(tmp, &ao, &ta, &e);
-    bq_image_destroy(tmp);
-    tmp = NULL;
-    if (st != BQ_OK) {
-        st = blot_error(res, err, st, "%s: %s", b->total.name, e.msg);
-        goto out;
-    }
-    pol = ta.prep.polarity;
-
-    /* lanes of the strip holding the chosen row; first find rows */
     nl = m->nlanes;
-    lane_of =
-        bq_calloc_array(ta.layout.nlanes + (nl ? nl : 1), sizeof *lane_of);
-    skip = bq_calloc_array(ta.layout.nlanes + 1, sizeof *skip);
-    if (!lane_of || !skip) {
-        st = blot_error(res, err, BQ_ERR_NOMEM, "out of memory");
+    switch (analyze_lanes(timg, &ao, m, &nl, &ta, &lane_of, &skip, &found,
+                          &res->hinted, &e)) {
+    case -1:
+        st = blot_error(res, err, e.status ? e.status : BQ_ERR_NOMEM, "%s: %s",
+                        b->total.name, e.msg);
         goto out;
-    }
-    /* ladder and empty lanes do not take part in the row statistics;
-     * which layout lanes they are is known once the strip is */
-    if (!map_lanes(m, &ta, &nl, lane_of, skip, &found)) {
+    case 0:
         st = blot_error(res, err, BQ_ERR_INVALID,
                         "%s line %d: [lanes] lists %zu lanes, but %s shows "
                         "%zu",
                         m->path, m->lanes_line, nl, b->total.name, found);
         goto out;
     }
+    res->lanes_found = found;
+    pol = ta.prep.polarity;
     res->nlanes = nl;
 
     /* 2. registration onto the phospho scan */
@@ -788,31 +842,29 @@ bq_blot_process(const struct bq_manifest *m, size_t bi,
     if (res->has_loading) {
         long lsel = -1;
         size_t lfound = 0, nll = nl;
+        int lh = 0;
         st = load_scan(&b->loading, &ao, &limg, &e);
-        if (st == BQ_OK) {
-            tmp = bq_image_clone(limg, &e);
-            st = tmp ? BQ_OK : BQ_ERR_NOMEM;
-        }
-        if (st == BQ_OK) {
-            ao.prepare.polarity = pol;
-            st = bq_analyze_image(tmp, &ao, &la, &e);
-        }
-        bq_image_destroy(tmp);
-        tmp = NULL;
         if (st != BQ_OK) {
-            st = blot_error(res, err, st, "%s: %s", b->loading.name, e.msg);
+            st = blot_error(res, err, st, "%s", e.msg);
             goto out;
         }
-        lane_ofl = bq_calloc_array(la.layout.nlanes + nl + 1, sizeof *lane_ofl);
-        skipl = bq_calloc_array(la.layout.nlanes + 1, sizeof *skipl);
-        if (!lane_ofl || !skipl) {
-            st = blot_error(res, err, BQ_ERR_NOMEM, "out of memory");
+        ao.prepare.polarity = pol;
+        switch (analyze_lanes(limg, &ao, m, &nll, &la, &lane_ofl, &skipl,
+                              &lfound, &lh, &e)) {
+        case -1:
+            st = blot_error(res, err, e.status ? e.status : BQ_ERR_NOMEM,
+                            "%s: %s", b->loading.name, e.msg);
             goto out;
-        }
-        if (!map_lanes(m, &la, &nll, lane_ofl, skipl, &lfound) || nll != nl) {
+        case 0:
             st = blot_error(res, err, BQ_ERR_INVALID,
                             "%s shows %zu lanes, %s %zu: not the same gel?",
                             b->loading.name, lfound, b->total.name, nl);
+            goto out;
+        }
+        if (nll != nl) {
+            st = blot_error(res, err, BQ_ERR_INVALID,
+                            "%s shows %zu lanes, %s %zu: not the same gel?",
+                            b->loading.name, nll, b->total.name, nl);
             goto out;
         }
         nlr = collect_rows(&la, m, skipl, &lrows);
@@ -1341,7 +1393,16 @@ bq_write_blots_csv(FILE *f, const struct bq_manifest *m,
         fputc(',', f);
         csv_num(f, r->band_kda);
         fprintf(f, ",%d,", r->doublet);
-        csv_str(f, r->status == BQ_OK ? "" : r->error);
+        if (r->status != BQ_OK) {
+            csv_str(f, r->error);
+        } else if (r->hinted) {
+            char note[128];
+            snprintf(note, sizeof note,
+                     "the total scan showed %zu lanes on its own; the "
+                     "manifest's %zu were imposed",
+                     r->lanes_found, r->nlanes);
+            csv_str(f, note);
+        }
         fputc('\n', f);
     }
     return ferror(f) ? BQ_ERR_IO : BQ_OK;

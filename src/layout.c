@@ -127,9 +127,11 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
         long k;
         if (!(cc[i] > cc[i - 1] && cc[i] >= cc[i + 1]) || cc[i] < thr)
             continue;
-        for (k = (long)i - 1; k >= (long)xa && cc[k] <= cc[i]; k--)
+        /* prominence over the whole profile: a lane at the edge of the
+         * signal extent still falls away beyond it */
+        for (k = (long)i - 1; k >= 0 && cc[k] <= cc[i]; k--)
             lmin = cc[k] < lmin ? cc[k] : lmin;
-        for (k = (long)i + 1; k < (long)xb && cc[k] <= cc[i]; k++)
+        for (k = (long)i + 1; k < (long)w && cc[k] <= cc[i]; k++)
             rmin = cc[k] < rmin ? cc[k] : rmin;
         base = lmin > rmin ? lmin : rmin;
         if (cc[i] - (base > 0 ? base : 0) < thr)

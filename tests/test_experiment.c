@@ -30,8 +30,8 @@ variant(const char *dst, const char *from, const char *to)
     FILE *f;
     long n;
 
-    snprintf(cmd, sizeof cmd, "for d in '%s'/rep*; do cp -rl \"$d\" '%s'/; done",
-             dir, dst);
+    snprintf(cmd, sizeof cmd,
+             "for d in '%s'/rep*; do cp -rl \"$d\" '%s'/; done", dir, dst);
     assert_int_equal(bq_test_run(cmd), 0);
     snprintf(path, sizeof path, "%s/%s", dir, BQ_MANIFEST_NAME);
     f = fopen(path, "r");
@@ -194,6 +194,72 @@ test_generated_experiment(void **state)
     free_all(&m, res);
 }
 
+/* The largest offsets the issue asks for, both ways: every re-probed scan
+ * moved by (15, -15) px and -2 degrees, or (-15, 15) px and +2 degrees. */
+static void
+test_largest_offsets(void **state)
+{
+    static const char *offs[] = {"15,-15,-2", "-15,15,2"};
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        char d[1024], cmd[2048];
+        struct bq_manifest m;
+        struct bq_blot_result *res;
+        struct bq_test_csv tr, tf;
+        double errs[512], px = 0, deg = 0;
+        size_t ne = 0;
+        snprintf(d, sizeof d, "%s",
+                 bq_test_tmpdir(k ? "offset_b" : "offset_a"));
+        snprintf(cmd, sizeof cmd,
+                 EXPGEN " -o '%s' --replicates 1 --offset %s >/dev/null", d,
+                 offs[k]);
+        assert_int_equal(bq_test_run(cmd), 0);
+        run_all(d, &m, &res);
+        snprintf(cmd, sizeof cmd, "%s/truth.csv", d);
+        assert_int_equal(bq_test_csv_read(cmd, 0, &tf), 0);
+        assert_int_equal(bq_test_csv_read(cmd, 1, &tr), 0);
+        for (size_t i = 0; i < m.nblots; i++) {
+            if (res[i].status != BQ_OK)
+                fail_msg("%s: blot %s failed: %s", offs[k], m.blots[i].name,
+                         res[i].error);
+            for (size_t r = 0; r < tr.nrow; r++)
+                if (!strcmp(bq_test_csv_get(&tr, r, "blot"), m.blots[i].name) &&
+                    !strcmp(bq_test_csv_get(&tr, r, "role"), "total")) {
+                    const struct bq_reg_result *g = &res[i].reg_total;
+                    px = fmax(
+                        px, fabs(g->dx - atof(bq_test_csv_get(&tr, r, "dx"))));
+                    px = fmax(
+                        px, fabs(g->dy - atof(bq_test_csv_get(&tr, r, "dy"))));
+                    deg = fmax(deg, fabs(g->angle - atof(bq_test_csv_get(
+                                                        &tr, r, "angle_deg"))));
+                }
+            for (size_t r = 0; r < tf.nrow; r++) {
+                if (strcmp(bq_test_csv_get(&tf, r, "blot"), m.blots[i].name))
+                    continue;
+                for (size_t q = 0; q < res[i].nrows && ne < 512; q++)
+                    if ((int)res[i].rows[q].lane + 1 ==
+                            atoi(bq_test_csv_get(&tf, r, "lane")) &&
+                        !strcmp(bq_part_name(res[i].rows[q].part),
+                                bq_test_csv_get(&tf, r, "band")))
+                        errs[ne++] = fabs(
+                            res[i].rows[q].fold_change /
+                                atof(bq_test_csv_get(&tf, r, "fold_change")) -
+                            1);
+            }
+        }
+        printf("offset %s: registration worst %.2f px, %.3f degrees; fold "
+               "change 90th percentile %.2f %% over %zu lanes\n",
+               offs[k], px, deg, 100 * bq_test_quantile(errs, ne, 0.9), ne);
+        assert_true(px <= 1.5);
+        assert_true(deg <= 0.2);
+        assert_true(ne >= 48);
+        assert_true(bq_test_quantile(errs, ne, 0.9) <= 0.12);
+        bq_test_csv_free(&tf);
+        bq_test_csv_free(&tr);
+        free_all(&m, res);
+    }
+}
+
 /* A total scan of another membrane is refused, not silently paired. */
 static void
 test_other_membrane_refused(void **state)
@@ -238,6 +304,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generated_experiment),
+        cmocka_unit_test(test_largest_offsets),
         cmocka_unit_test(test_other_membrane_refused),
         cmocka_unit_test(test_lane_count_mismatch),
     };

@@ -52,6 +52,10 @@ struct bq_blot_result {
     struct bq_reg_result reg_total;   /* total onto phospho */
     int has_loading;          /* 1 if a loading scan was measured */
     size_t nlanes;            /* lanes of the geometry */
+    size_t lanes_found;       /* lanes the total scan showed on its own */
+    int hinted;               /* 1 if the manifest's count had to be
+                                 imposed (every sample lane then showed a
+                                 band) */
     double band_y;            /* chosen row centre, phospho scan px */
     double band_kda;          /* its size from the ladder, NaN if none */
     int doublet;              /* 1 if the row is a two-band doublet */
