@@ -14,6 +14,8 @@
 #include <strings.h>
 
 #include "blotquant/experiment.h"
+#include "blotquant/load.h"
+#include "synth.h"
 #include "testutil.h"
 
 #define EXPGEN BQ_BINARY_DIR "/expgen"
@@ -260,6 +262,47 @@ test_largest_offsets(void **state)
     }
 }
 
+/* A two-channel TIFF (LI-COR style: phospho on page 1, total on page 2)
+ * gives exactly the results of the same pixels in two files. */
+static void
+test_two_page_tiff(void **state)
+{
+    const char *d = bq_test_tmpdir("experiment_pages");
+    struct bq_image *pg[2] = {NULL, NULL};
+    struct bq_synth_tiff_opts to = {"deflate", 0, 0, 0, 0};
+    struct bq_error err = {0};
+    struct bq_manifest m, m2;
+    struct bq_blot_result *res, *res2;
+    char path[1200];
+    (void)state;
+
+    variant(d, "phospho = rep1/pSTAT3.tif\ntotal = rep1/STAT3.tif\n",
+            "phospho = rep1/licor.tif page 1\ntotal = rep1/licor.tif page 2\n");
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/rep1/%s", dir,
+                 i ? "STAT3.tif" : "pSTAT3.tif");
+        assert_int_equal(bq_image_load(path, NULL, &pg[i], NULL, &err), BQ_OK);
+    }
+    snprintf(path, sizeof path, "%s/rep1/licor.tif", d);
+    assert_int_equal(bq_synth_write_tiff(path,
+                                         (const struct bq_image *const *)pg, 2,
+                                         &to, &err),
+                     BQ_OK);
+    bq_image_destroy(pg[0]);
+    bq_image_destroy(pg[1]);
+    run_all(d, &m, &res);
+    run_all(dir, &m2, &res2);
+    assert_string_equal(m.blots[0].phospho.name, "rep1/licor.tif");
+    assert_int_equal(m.blots[0].total.page, 1);
+    if (res[0].status != BQ_OK)
+        fail_msg("%s", res[0].error);
+    assert_int_equal(res[0].nrows, res2[0].nrows);
+    for (size_t k = 0; k < res[0].nrows; k++)
+        assert_true(res[0].rows[k].fold_change == res2[0].rows[k].fold_change);
+    free_all(&m, res);
+    free_all(&m2, res2);
+}
+
 /* A total scan of another membrane is refused, not silently paired. */
 static void
 test_other_membrane_refused(void **state)
@@ -305,6 +348,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generated_experiment),
         cmocka_unit_test(test_largest_offsets),
+        cmocka_unit_test(test_two_page_tiff),
         cmocka_unit_test(test_other_membrane_refused),
         cmocka_unit_test(test_lane_count_mismatch),
     };
