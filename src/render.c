@@ -4,6 +4,7 @@
  * draws from the analysis result only: the display image is shown, never
  * measured, and every box, label and profile comes from bq_analysis. */
 #include "blotquant/render.h"
+#include "render_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -983,34 +984,34 @@ write_error(struct bq_error *err, const char *path, int e)
     switch (e) {
     case ENOENT:
         return bq_error_set(err, BQ_ERR_IO,
-                            "cannot write the overlay %s: its folder does "
+                            "cannot write %s: its folder does "
                             "not exist",
                             path);
     case EACCES:
     case EPERM:
         return bq_error_set(err, BQ_ERR_IO,
-                            "cannot write the overlay %s: permission denied",
+                            "cannot write %s: permission denied",
                             path);
     case ENOSPC:
         return bq_error_set(err, BQ_ERR_IO,
-                            "cannot write the overlay %s: the disk is full",
+                            "cannot write %s: the disk is full",
                             path);
     case ENOTDIR:
         return bq_error_set(err, BQ_ERR_IO,
-                            "cannot write the overlay %s: part of this path "
+                            "cannot write %s: part of this path "
                             "is a file, not a folder",
                             path);
     default:
         if (strerror_r(e, sys, sizeof sys) != 0)
             snprintf(sys, sizeof sys, "error %d", e);
-        return bq_error_set(err, BQ_ERR_IO, "cannot write the overlay %s: %s",
+        return bq_error_set(err, BQ_ERR_IO, "cannot write %s: %s",
                             path, sys);
     }
 }
 
-/* Writes SURF as a PNG to PATH; removes a partial file on failure. */
-static enum bq_status
-write_png(cairo_surface_t *surf, const char *path, struct bq_error *err)
+enum bq_status
+bq_render_write_png(cairo_surface_t *surf, const char *path,
+                    struct bq_error *err)
 {
     struct sink s = {NULL, 0};
     cairo_status_t cs;
@@ -1027,7 +1028,7 @@ write_png(cairo_surface_t *surf, const char *path, struct bq_error *err)
         remove(path);
         if (cs != CAIRO_STATUS_SUCCESS && cs != CAIRO_STATUS_WRITE_ERROR)
             return bq_error_set(err, BQ_ERR_RENDER,
-                                "cannot write the overlay %s: %s", path,
+                                "cannot write %s: %s", path,
                                 cairo_status_to_string(cs));
         return write_error(err, path, e ? e : EIO);
     }
@@ -1132,7 +1133,7 @@ bq_render_overlay(const char *png_path, const struct bq_image *display,
                           png_path, cairo_status_to_string(cairo_status(c.cr)));
         goto out;
     }
-    st = write_png(surf, png_path, err);
+    st = bq_render_write_png(surf, png_path, err);
 
 out:
     free(c.boxes);
