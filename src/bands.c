@@ -36,7 +36,15 @@ struct fitdata {
     const double *y; /* profile samples */
     size_t x0, n;    /* first sample's index, count */
     int k;           /* Gaussians in the model: 1 or 2 */
+    int shared;      /* 1: both share one width (parameter 2) */
 };
+
+/* Index of parameter Q (0 a, 1 m, 2 s) of Gaussian J in the vector. */
+static size_t
+par(const struct fitdata *d, int j, int q)
+{
+    return d->shared && q == 2 ? 2 : (size_t)(3 * j + q);
+}
 
 /* Residuals of a sum of K Gaussians A exp(-(x-m)^2 / (2 s^2)). */
 static int
@@ -47,10 +55,9 @@ gauss_f(const gsl_vector *p, void *data, gsl_vector *f)
     for (size_t i = 0; i < d->n; i++) {
         double x = (double)(d->x0 + i), v = 0;
         for (int j = 0; j < d->k; j++) {
-            double a = gsl_vector_get(p, (size_t)(3 * j)),
-                   m = gsl_vector_get(p, (size_t)(3 * j + 1)),
-                   s = gsl_vector_get(p, (size_t)(3 * j + 2)),
-                   u = (x - m) / s;
+            double a = gsl_vector_get(p, par(d, j, 0)),
+                   m = gsl_vector_get(p, par(d, j, 1)),
+                   s = gsl_vector_get(p, par(d, j, 2)), u = (x - m) / s;
             v += a * exp(-0.5 * u * u);
         }
         gsl_vector_set(f, i, v - d->y[i]);
@@ -66,31 +73,38 @@ gauss_df(const gsl_vector *p, void *data, gsl_matrix *jac)
 
     for (size_t i = 0; i < d->n; i++) {
         double x = (double)(d->x0 + i);
+        if (d->shared)
+            gsl_matrix_set(jac, i, 2, 0.0);
         for (int j = 0; j < d->k; j++) {
-            double a = gsl_vector_get(p, (size_t)(3 * j)),
-                   m = gsl_vector_get(p, (size_t)(3 * j + 1)),
-                   s = gsl_vector_get(p, (size_t)(3 * j + 2)),
-                   u = (x - m) / s, e = exp(-0.5 * u * u);
-            gsl_matrix_set(jac, i, (size_t)(3 * j), e);
-            gsl_matrix_set(jac, i, (size_t)(3 * j + 1), a * e * u / s);
-            gsl_matrix_set(jac, i, (size_t)(3 * j + 2), a * e * u * u / s);
+            double a = gsl_vector_get(p, par(d, j, 0)),
+                   m = gsl_vector_get(p, par(d, j, 1)),
+                   s = gsl_vector_get(p, par(d, j, 2)), u = (x - m) / s,
+                   e = exp(-0.5 * u * u);
+            gsl_matrix_set(jac, i, par(d, j, 0), e);
+            gsl_matrix_set(jac, i, par(d, j, 1), a * e * u / s);
+            if (d->shared)
+                gsl_matrix_set(jac, i, 2,
+                               gsl_matrix_get(jac, i, 2) + a * e * u * u / s);
+            else
+                gsl_matrix_set(jac, i, par(d, j, 2), a * e * u * u / s);
         }
     }
     return GSL_SUCCESS;
 }
 
 /* Fits K (1 or 2) Gaussians to Y[x0, x0+n) starting from P (a m s per
- * Gaussian). Returns the sum of squared residuals and the fitted
- * parameters in P, or -1 if the fit fails. */
+ * Gaussian); with SHARED (K = 2) both have one width, P[2]. Returns the sum of squared residuals and
+ * the fitted parameters in P, or -1 if the fit fails. */
 static double
-fit_gauss(const double *y, size_t x0, size_t n, int k, double *p)
+fit_gauss_model(const double *y, size_t x0, size_t n, int k, int shared,
+                double *p)
 {
     const gsl_multifit_nlinear_type *T = gsl_multifit_nlinear_trust;
     gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
     gsl_multifit_nlinear_workspace *ws;
     gsl_multifit_nlinear_fdf fdf;
-    struct fitdata d = {y + x0, x0, n, k};
-    size_t np = (size_t)(3 * k);
+    struct fitdata d = {y + x0, x0, n, k, shared && k == 2};
+    size_t np = (size_t)(3 * k) - (size_t)d.shared;
     gsl_vector_view pv = gsl_vector_view_array(p, np);
     int info = 0, rc;
     double chi2 = -1;
@@ -127,8 +141,24 @@ fit_gauss(const double *y, size_t x0, size_t n, int k, double *p)
         if (!isfinite(p[i]))
             return -1;
     for (int j = 0; j < k; j++)
-        p[3 * j + 2] = fabs(p[3 * j + 2]);
+        p[par(&d, j, 2)] = fabs(p[par(&d, j, 2)]);
     return chi2;
+}
+
+/* Two Gaussians of one width: P as for fit_gauss (6 values), the width
+ * started from P[2] and returned in P[2] and P[5]. */
+static double
+fit_gauss_shared(const double *y, size_t x0, size_t n, double p[6])
+{
+    double chi2 = fit_gauss_model(y, x0, n, 2, 1, p);
+    p[5] = p[2];
+    return chi2;
+}
+
+static double
+fit_gauss(const double *y, size_t x0, size_t n, int k, double *p)
+{
+    return fit_gauss_model(y, x0, n, k, 0, p);
 }
 
 /* Distance from M to where PS falls below LEVEL, walking DIR within
@@ -352,7 +382,8 @@ bq_profile_peaks(const double *p, size_t n, double noise,
             continue;
         p6[0] = 0.6 * p3[0], p6[1] = p3[1] - 0.7 * p3[2], p6[2] = 0.7 * p3[2];
         p6[3] = 0.6 * p3[0], p6[4] = p3[1] + 0.7 * p3[2], p6[5] = 0.7 * p3[2];
-        c2 = fit_gauss(p, lo, hi - lo, 2, p6);
+        /* two bands of nearly one size in one lane run equally wide */
+        c2 = fit_gauss_shared(p, lo, hi - lo, p6);
         if (c2 < 0 || c2 > 0.25 * c1)
             continue;
         if (p6[1] > p6[4]) {
@@ -378,6 +409,20 @@ bq_profile_peaks(const double *p, size_t n, double noise,
         a->frac = ar1 / (ar1 + ar2);
         out[j + 1].frac = ar2 / (ar1 + ar2);
         a->split = out[j + 1].split = 1;
+        {
+            /* the pair's rows reach 3 SD past both centres (the single
+             * band's extent was read off a merged peak), short of the
+             * neighbouring bands */
+            double t = p6[1] - 3 * p6[2], bt = p6[4] + 3 * p6[5];
+            double lim0 = j > 0 ? out[j - 1].bottom : 0;
+            double lim1 = j + 2 < nout ? out[j + 2].top : (double)n;
+            t = t < lim0 ? lim0 : t;
+            bt = bt > lim1 ? lim1 : bt;
+            if (t < a->sum_top)
+                a->sum_top = out[j + 1].sum_top = t;
+            if (bt > a->sum_bottom)
+                a->sum_bottom = out[j + 1].sum_bottom = bt;
+        }
         j++;
     }
     /* Top to bottom, whatever the fits did. */

@@ -603,6 +603,9 @@ analyze_lanes(const struct bq_image *img, const struct bq_analysis_opts *ao,
               struct bq_error *e)
 {
     struct bq_analysis_opts o = *ao;
+    /* a blot of the manifest is one membrane: one strip (a ladder row is
+     * not a strip of its own) */
+    o.layout.max_strips = 1;
     *hinted = 0;
     for (int pass = 0; pass < 2; pass++) {
         struct bq_image *tmp = bq_image_clone(img, e);

@@ -16,9 +16,6 @@
 /* Band rows with at least this many lanes anchor a strip; sparser rows (a
  * ladder, a lone band, a speck) join a neighbouring strip. */
 #define ANCHOR_LANES 3
-/* a run's lane counts towards anchoring if its signal reaches this
- * fraction of the run's strongest lane */
-#define RUN_LANE_FRAC 0.1
 
 void
 bq_layout_opts_init(struct bq_layout_opts *o)
@@ -44,9 +41,6 @@ struct seg {
     double *cc;           /* compressed: asinh(c / (3 noise)), smoothed */
     double pitch;         /* lane pitch found in this segment (0 = none) */
     size_t nl;            /* lanes found (gaps between them filled) */
-    size_t nseen;         /* of those, lanes with signal of their own that
-                             reaches RUN_LANE_FRAC of the run's strongest:
-                             a run anchors a strip only with enough */
     double *lx;           /* lane centres (owned, nl) */
     double lw;            /* median lane width, px */
     size_t strip;         /* strip it was merged into */
@@ -549,21 +543,6 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             memcpy(wt, lf->w, lf->n * sizeof *wt);
             segs[k].lw = bq_select_d(wt, lf->n, 0.5);
         }
-        {
-            /* Lanes seen, not filled in, and not far weaker than the
-             * run's strongest: what a ladder row's compression lifts out
-             * of the background (the membrane edge, a blotch) does not
-             * make the ladder row a strip of its own. */
-            double top = 0;
-            for (size_t i = 0; i < lf->n; i++)
-                if (!lf->empty[i])
-                    top = fmax(top, interp(segs[k].c, w, lf->x[i]));
-            segs[k].nseen = 0;
-            for (size_t i = 0; i < lf->n; i++)
-                if (!lf->empty[i] &&
-                    interp(segs[k].c, w, lf->x[i]) >= RUN_LANE_FRAC * top)
-                    segs[k].nseen++;
-        }
     }
     {
         /* A run whose lanes are all thin ridges (the edge of a masked
@@ -572,11 +551,11 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
          * that could anchor. */
         double ref = 0;
         for (size_t k = 0; k < nseg; k++)
-            if (segs[k].nseen >= ANCHOR_LANES && segs[k].lw > ref)
+            if (segs[k].nl >= ANCHOR_LANES && segs[k].lw > ref)
                 ref = segs[k].lw;
         for (size_t k = 0; k < nseg; k++)
-            if (segs[k].nseen >= ANCHOR_LANES && segs[k].lw < 0.5 * ref)
-                segs[k].nseen = 1;
+            if (segs[k].nl >= ANCHOR_LANES && segs[k].lw < 0.5 * ref)
+                segs[k].nl = 1;
     }
     {
         /* Runs with ANCHOR_LANES or more lanes anchor the strips: consecutive
@@ -587,7 +566,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         for (size_t k = 0; k < nseg; k++) {
             struct seg *q = &segs[k];
             int merge = 0;
-            if (q->nseen < ANCHOR_LANES)
+            if (q->nl < ANCHOR_LANES)
                 continue;
             if (prev >= 0) {
                 struct seg *p = &segs[prev];
@@ -617,13 +596,13 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             for (size_t k = 0; k < nseg; k++) {
                 long pa = -1, na = -1;
                 double sp, sn;
-                if (segs[k].nseen >= ANCHOR_LANES)
+                if (segs[k].nl >= ANCHOR_LANES)
                     continue;
                 for (long j = (long)k - 1; j >= 0 && pa < 0; j--)
-                    if (segs[j].nseen >= ANCHOR_LANES)
+                    if (segs[j].nl >= ANCHOR_LANES)
                         pa = j;
                 for (size_t j = k + 1; j < nseg && na < 0; j++)
-                    if (segs[j].nseen >= ANCHOR_LANES)
+                    if (segs[j].nl >= ANCHOR_LANES)
                         na = (long)j;
                 if (pa < 0 || na < 0) {
                     segs[k].strip = segs[pa >= 0 ? pa : na].strip;

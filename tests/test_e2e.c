@@ -96,9 +96,9 @@ test_random_no_doublets(void **state)
     assert_true(p90 <= 0.08);  /* the target */
 }
 
-/* Everything including ERK-like doublets. Measured at writing: lanes
- * 315/321, bands 1116/1150, median 1.15 %, 90th 12.7 %: unequal doublets
- * without a valley are the remaining weakness (README, closing note). */
+/* Everything including ERK-like doublets: the issue's targets. Measured
+ * at writing: lanes 315/321, bands 1114/1150, median 0.68 %, 90th 7.3 %
+ * (the doublet fit shares one width between the two bands). */
 static void
 test_random_all(void **state)
 {
@@ -109,8 +109,8 @@ test_random_all(void **state)
     report("random, all artefacts", &ev, &med, &p90);
     assert_true(ev.lanes_found >= 0.95 * (double)ev.lanes);
     assert_true(ev.bands_found >= 0.94 * (double)ev.bands);
-    assert_true(med <= 0.03);
-    assert_true(p90 <= 0.15);
+    assert_true(med <= 0.03);  /* the target */
+    assert_true(p90 <= 0.08);  /* the target */
 }
 
 /* Regression: a film-look blot with a black surround used to get a band
