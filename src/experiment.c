@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "blotquant/render.h"
 #include "util.h"
 
 /* Largest RMS misfit of the ladder's log10 sizes against position: 0.03
@@ -661,6 +662,160 @@ analyze_lanes(const struct bq_image *img, const struct bq_analysis_opts *ao,
     return 0;
 }
 
+/* ---- overlays of the scans as measured ---- */
+
+static const char *const role_name[BQ_NROLES] = {"phospho", "total", "loading"};
+
+/* NAME with every character but letters, digits, '.', '-' and '_' made
+ * '_' (and a leading '.' too: no hidden files), into OUT of N bytes. */
+static void
+file_safe(const char *name, char *out, size_t n)
+{
+    size_t k = 0;
+
+    for (; *name && k + 1 < n; name++, k++) {
+        unsigned char ch = (unsigned char)*name;
+        out[k] = (char)((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                                (ch >= '0' && ch <= '9') || ch == '-' ||
+                                ch == '_' || (ch == '.' && k > 0)
+                            ? ch
+                            : '_');
+    }
+    out[k] = '\0';
+}
+
+/* The overlay file name of scan ROLE of blot BI of M, into OUT of N bytes:
+ * "<blot>_<role>.overlay.png", with "-<BI + 1>" after the blot's name if
+ * an earlier blot's name comes out the same. */
+static void
+overlay_name(const struct bq_manifest *m, size_t bi, int role, char *out,
+             size_t n)
+{
+    char mine[64], other[64];
+    int clash = 0;
+
+    file_safe(m->blots[bi].name, mine, sizeof mine);
+    for (size_t j = 0; j < bi && !clash; j++) {
+        file_safe(m->blots[j].name, other, sizeof other);
+        clash = strcmp(mine, other) == 0;
+    }
+    if (clash)
+        snprintf(out, n, "%s-%zu_%s.overlay.png", mine, bi + 1,
+                 role_name[role]);
+    else
+        snprintf(out, n, "%s_%s.overlay.png", mine, role_name[role]);
+}
+
+/* Keeps the first note of RES. */
+static void
+blot_note(struct bq_blot_result *res, const char *what, const char *why)
+{
+    if (!res->note[0])
+        snprintf(res->note, sizeof res->note, "%.100s: %.150s", what, why);
+}
+
+/* The overlay of one scan, drawn after it was measured. */
+struct overlay_job {
+    const struct bq_manifest *m;
+    size_t bi;                 /* the blot */
+    const char *dir;           /* opts->overlay_dir */
+    const char *const *labels; /* lane labels (m's), or NULL */
+    size_t nlabels;
+};
+
+/* The display of IMG for its overlay (reduced, larger = more protein for
+ * polarity POL), or NULL with a note in RES. */
+static struct bq_image *
+overlay_display(const struct bq_image *img, enum bq_polarity pol,
+                struct bq_blot_result *res, const char *scan)
+{
+    struct bq_error e = {0};
+    struct bq_image *d = bq_render_display_create(img, &e);
+
+    if (!d) {
+        blot_note(res, scan, e.msg[0] ? e.msg : "overlay not drawn");
+        return NULL;
+    }
+    if (pol == BQ_POLARITY_DARK_BANDS)
+        for (size_t y = 0; y < d->height; y++) {
+            float *r = bq_row(d, y);
+            for (size_t x = 0; x < d->width; x++)
+                r[x] = d->max_code - r[x];
+        }
+    return d;
+}
+
+/* Draws scan ROLE of the blot as measured in A over DISPLAY into the
+ * overlay folder (through a temporary name, so a file there is always
+ * whole). Records the file name in RES, or a note if it fails. */
+static void
+overlay_draw(const struct overlay_job *ov, int role,
+             const struct bq_image *display, const struct bq_analysis *a,
+             struct bq_blot_result *res)
+{
+    const struct bq_mblot *b = &ov->m->blots[ov->bi];
+    const struct bq_scanref *ref = role == BQ_ROLE_PHOSPHO ? &b->phospho
+                                   : role == BQ_ROLE_TOTAL ? &b->total
+                                                           : &b->loading;
+    struct bq_render_opts ro = {ov->labels, ov->nlabels, NULL};
+    struct bq_error e = {0};
+    char name[256], dst[BQ_PATH_MAX + 300], tmp[BQ_PATH_MAX + 310], sub[512],
+        page[32] = "", what[64];
+
+    overlay_name(ov->m, ov->bi, role, name, sizeof name);
+    snprintf(dst, sizeof dst, "%s/%s", ov->dir, name);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", ov->dir, name);
+    if (ref->page > 0)
+        snprintf(page, sizeof page, " page %u", ref->page + 1);
+    if (role == BQ_ROLE_LOADING)
+        snprintf(what, sizeof what, "loading control %s", b->loading_name);
+    else
+        snprintf(what, sizeof what, "%s", role_name[role]);
+    snprintf(sub, sizeof sub, "%s \u2014 %s (%s%s)", b->name, what, ref->name,
+             page);
+    ro.subtitle = sub;
+    if (bq_render_overlay_ex(tmp, display, a, ov->m->name, &ro, &e) != BQ_OK) {
+        remove(tmp);
+        blot_note(res, ref->name, e.msg);
+        return;
+    }
+    if (rename(tmp, dst) != 0) {
+        remove(tmp);
+        blot_note(res, name, "cannot put the overlay in place");
+        return;
+    }
+    snprintf(res->overlay[role], sizeof res->overlay[role], "%s", name);
+}
+
+/* Measures the boxes BX (NB) on IMG (consumed) into OUT like measure_boxes
+ * and, with OV, draws the overlay of scan ROLE right after: the display is
+ * taken from IMG (reduced to the overlay's panel) before the analysis
+ * turns IMG into signal, and the profiles read that signal in IMG itself,
+ * so drawing costs a few MB per scan, not a copy of it. */
+static enum bq_status
+measure_scan(struct bq_image *img, const struct bq_analysis_opts *ao,
+             enum bq_polarity pol, const struct bq_box *bx, size_t nb,
+             const struct overlay_job *ov, int role, struct bq_analysis *out,
+             struct bq_blot_result *res, struct bq_error *err)
+{
+    const struct bq_mblot *b = ov ? &ov->m->blots[ov->bi] : NULL;
+    const char *scan = !b                        ? ""
+                       : role == BQ_ROLE_PHOSPHO ? b->phospho.name
+                       : role == BQ_ROLE_TOTAL   ? b->total.name
+                                                 : b->loading.name;
+    struct bq_image *display = ov ? overlay_display(img, pol, res, scan) : NULL;
+    enum bq_status st;
+
+    st = measure_boxes(img, ao, pol, bx, nb, out, err);
+    if (st == BQ_OK && display) {
+        out->signal = img; /* borrowed: IMG is now the signal */
+        overlay_draw(ov, role, display, out, res);
+        out->signal = NULL;
+    }
+    bq_image_destroy(display);
+    return st;
+}
+
 void
 bq_blot_result_fini(struct bq_blot_result *r)
 {
@@ -687,6 +842,8 @@ bq_blot_process(const struct bq_manifest *m, size_t bi,
     size_t *lane_ofl = NULL, *skipl = NULL;
     struct bq_box *pbox = NULL, *tbox = NULL, *lbox = NULL;
     size_t nbox = 0;
+    struct overlay_job ov = {0};
+    const char **labels = NULL;
     long rsel, rpart;
     const struct row *upper, *lower;
     enum bq_polarity pol;
@@ -896,17 +1053,35 @@ bq_blot_process(const struct bq_manifest *m, size_t bi,
         }
     }
 
-    /* 6. the same boxes measured on every scan */
-    st = measure_boxes(timg, &opts->analysis, pol, tbox, nbox, &tm, &e);
+    /* 6. the same boxes measured on every scan (and drawn as measured) */
+    if (opts->overlay_dir) {
+        ov.m = m;
+        ov.bi = bi;
+        ov.dir = opts->overlay_dir;
+        if (m->nlanes) {
+            labels = bq_calloc_array(m->nlanes, sizeof *labels);
+            for (size_t i = 0; labels && i < m->nlanes; i++)
+                labels[i] = m->lanes[i].label;
+            ov.labels = labels;
+            ov.nlabels = labels ? m->nlanes : 0;
+        }
+    }
+    st = measure_scan(timg, &opts->analysis, pol, tbox, nbox,
+                      opts->overlay_dir ? &ov : NULL, BQ_ROLE_TOTAL, &tm, res,
+                      &e);
     if (st == BQ_OK)
-        st = measure_boxes(pimg, &opts->analysis, pol, pbox, nbox, &pm, &e);
+        st = measure_scan(pimg, &opts->analysis, pol, pbox, nbox,
+                          opts->overlay_dir ? &ov : NULL, BQ_ROLE_PHOSPHO, &pm,
+                          res, &e);
     if (st == BQ_OK && res->has_loading) {
         /* one loading box per lane */
         size_t nlb = 0;
         for (size_t k = 0; k < nbox; k++)
             if (k == 0 || lbox[k].lane != lbox[k - 1].lane)
                 lbox[nlb++] = lbox[k];
-        st = measure_boxes(limg, &opts->analysis, pol, lbox, nlb, &lm, &e);
+        st = measure_scan(limg, &opts->analysis, pol, lbox, nlb,
+                          opts->overlay_dir ? &ov : NULL, BQ_ROLE_LOADING, &lm,
+                          res, &e);
     }
     if (st != BQ_OK) {
         st = blot_error(res, err, st, "measuring %s: %s", b->name, e.msg);
@@ -1000,6 +1175,7 @@ out:
     free(pbox);
     free(tbox);
     free(lbox);
+    free(labels);
     res->ms = now_ms() - t0;
     if (st != BQ_OK)
         res->status = st;
@@ -1398,12 +1574,15 @@ bq_write_blots_csv(FILE *f, const struct bq_manifest *m,
         fprintf(f, ",%d,", r->doublet);
         if (r->status != BQ_OK) {
             csv_str(f, r->error);
-        } else if (r->hinted) {
-            char note[128];
-            snprintf(note, sizeof note,
-                     "the total scan showed %zu lanes on its own; the "
-                     "manifest's %zu were imposed",
-                     r->lanes_found, r->nlanes);
+        } else if (r->hinted || r->note[0]) {
+            char note[512] = "";
+            if (r->hinted)
+                snprintf(note, sizeof note,
+                         "the total scan showed %zu lanes on its own; the "
+                         "manifest's %zu were imposed%s",
+                         r->lanes_found, r->nlanes, r->note[0] ? "; " : "");
+            snprintf(note + strlen(note), sizeof note - strlen(note), "%s",
+                     r->note);
             csv_str(f, note);
         }
         fputc('\n', f);

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cairo.h>
+
+#include "blotquant/render.h"
 #include "testutil.h"
 
 #define BQ BQ_BINARY_DIR "/blotquant"
@@ -115,6 +118,101 @@ test_batch_tree(void **state)
     assert_true(file_contains(path, "\nc,"));
 }
 
+/* Dark pixels (every channel below 100) in the band between the header
+ * (with its subtitle: 128 px) and the first row holding the lanes' blue,
+ * i.e. where lane labels go; -1 if PATH cannot be read as a PNG. */
+static int
+label_band_ink(const char *path)
+{
+    cairo_surface_t *s = cairo_image_surface_create_from_png(path);
+    const unsigned char *d;
+    int w, h, stride, ink = 0, top = 126, end = -1;
+
+    if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(s);
+        return -1;
+    }
+    w = cairo_image_surface_get_width(s);
+    h = cairo_image_surface_get_height(s);
+    stride = cairo_image_surface_get_stride(s);
+    d = cairo_image_surface_get_data(s);
+    for (int y = top; y < h && end < 0; y++)
+        for (int x = 0; x < w; x++) {
+            uint32_t v;
+            memcpy(&v, d + (size_t)y * (size_t)stride + (size_t)x * 4, 4);
+            if ((v & 0xffffffu) == BQ_RENDER_LANE_RGB) {
+                end = y;
+                break;
+            }
+        }
+    for (int y = top; y < end - 2; y++)
+        for (int x = 0; x < w; x++) {
+            uint32_t v;
+            memcpy(&v, d + (size_t)y * (size_t)stride + (size_t)x * 4, 4);
+            ink += ((v >> 16) & 255) < 100 && ((v >> 8) & 255) < 100 &&
+                   (v & 255) < 100;
+        }
+    cairo_surface_destroy(s);
+    return end < 0 ? -1 : ink;
+}
+
+/* batch draws every scan of every measured blot as measured, one overlay
+ * per scan in OUT/<experiment>/scans, lanes labelled with the manifest's
+ * conditions (an experiment paired by names has none); a blot that failed
+ * has none. */
+static void
+test_overlays_per_scan(void **state)
+{
+    static const char *const blots[] = {"pSTAT3", "pSTAT5", "pAKT", "pERK"};
+    static const char *const roles[] = {"phospho", "total", "loading"};
+    char path[2048], cmd[4096];
+    int ink;
+    (void)state;
+
+    for (int r = 1; r <= 3; r++)
+        for (int b = 0; b < 4; b++)
+            for (int k = 0; k < 3; k++) {
+                snprintf(path, sizeof path,
+                         "%s/out1/a/scans/%s_rep%d_%s.overlay.png", base,
+                         blots[b], r, roles[k]);
+                if (!bq_test_exists(path))
+                    fail_msg("missing %s", path);
+            }
+    /* 36 and nothing else (no temporary files left) */
+    snprintf(cmd, sizeof cmd, "test $(ls -A '%s/out1/a/scans' | wc -l) = 36",
+             base);
+    assert_int_equal(bq_test_run(cmd), 0);
+    /* the manifest's experiment: conditions above the lanes */
+    snprintf(path, sizeof path,
+             "%s/out1/a/scans/pSTAT3_rep1_phospho.overlay.png", base);
+    ink = label_band_ink(path);
+    assert_true(ink > 500);
+    snprintf(path, sizeof path, "%s/out1/a/scans/pERK_rep3_loading.overlay.png",
+             base);
+    assert_true(label_band_ink(path) > 500);
+    /* paired by names: numbers only; the damaged blot has no overlay */
+    snprintf(path, sizeof path,
+             "%s/out1/lab/c/scans/pSTAT3_rep1_total.overlay.png", base);
+    assert_int_equal(label_band_ink(path), 0);
+    snprintf(path, sizeof path,
+             "%s/out1/lab/c/scans/pAKT_rep1_total.overlay.png", base);
+    assert_false(bq_test_exists(path));
+    /* the manifest that failed: no folder of overlays */
+    snprintf(path, sizeof path, "%s/out1/lab/b/scans", base);
+    assert_false(bq_test_exists(path));
+    /* --no-overlay: the same tables, no scans folder */
+    snprintf(cmd, sizeof cmd,
+             BQ " experiment '%s/a' -o '%s/out5' -q --no-overlay", root, base);
+    assert_int_equal(run(cmd), 0);
+    snprintf(path, sizeof path, "%s/out5/scans", base);
+    assert_false(bq_test_exists(path));
+    snprintf(cmd, sizeof cmd,
+             "for f in ratios summary doseresponse blots; do cmp "
+             "'%s/out1/a/'$f.csv '%s/out5/'$f.csv || exit 1; done",
+             base, base);
+    assert_int_equal(bq_test_run(cmd), 0);
+}
+
 static void
 test_jobs_give_identical_csvs(void **state)
 {
@@ -177,6 +275,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_tree),
+        cmocka_unit_test(test_overlays_per_scan),
         cmocka_unit_test(test_jobs_give_identical_csvs),
         cmocka_unit_test(test_rerun_completes),
         cmocka_unit_test(test_experiment_command),

@@ -17,6 +17,7 @@
 #include <cairo.h>
 
 #include "blotquant/render.h"
+#include "png_write.h"
 #include "testutil.h"
 
 /* fontconfig (under pango) keeps its font cache for the life of the
@@ -483,6 +484,258 @@ test_invalid(void **state)
     bq_image_destroy(small);
 }
 
+/* Number of pixels darker than 128 (all channels) in [X0, X1) x [Y0, Y1),
+ * clipped to the PNG. */
+static int
+dark_count(const struct png *p, int x0, int y0, int x1, int y1)
+{
+    int n = 0;
+
+    for (int y = y0 < 0 ? 0 : y0; y < y1 && y < p->h; y++)
+        for (int x = x0 < 0 ? 0 : x0; x < x1 && x < p->w; x++) {
+            unsigned v = px_at(p, x, y);
+            n += ((v >> 16) & 255) < 128 && ((v >> 8) & 255) < 128 &&
+                 (v & 255) < 128;
+        }
+    return n;
+}
+
+/* Lane labels and a subtitle: the header and the label band make room
+ * (the PNG has the size bq_render_geometry_ex says), outlines still lie
+ * at the mapped coordinates in their colours, and the label band holds
+ * text rising from above each labelled lane, none above an unlabelled
+ * one. */
+static void
+test_labels(void **state)
+{
+    struct fx *f = *state;
+    static const char *const labels[] = {"vehicle", "eltrombopag 0.1 nM"};
+    static const char *const second[] = {"", "eltrombopag 0.1 nM"};
+    struct bq_render_opts o = {labels, 2,
+                               "pSTAT3 rep1 \u2014 phospho (rep1/pSTAT3.tif)"};
+    struct bq_render_geom g, g0;
+    struct bq_error err = {BQ_OK, ""};
+    const char *dir = bq_test_tmpdir("render_labels");
+    char path[1200];
+    struct png p;
+    double x, y, x1, y1, x2, y2;
+    int bottom;
+
+    assert_non_null(dir);
+    bq_render_geometry(&f->a, &g0);
+    bq_render_geometry_ex(&f->a, &o, &g);
+    assert_int_equal(g0.labels_h, 0);
+    assert_true(g.labels_y > g0.labels_y); /* the subtitle's line */
+    /* "eltrombopag 0.1 nM" at 45 degrees: at least 9 px type, 60 px long */
+    assert_true(g.label_px >= 9 && g.label_px <= 13);
+    assert_true(g.labels_h >= 45 && g.labels_h < 250);
+    assert_int_equal(g.blot_y - g.labels_y - g.labels_h,
+                     g0.blot_y - g0.labels_y);
+    assert_int_equal(g.blot_w, g0.blot_w);
+    assert_int_equal(g.height - g.blot_y, g0.height - g0.blot_y);
+
+    snprintf(path, sizeof path, "%s/labelled.png", dir);
+    if (bq_render_overlay_ex(path, f->disp, &f->a, "experiment", &o, &err) !=
+        BQ_OK)
+        fail_msg("render: %s", err.msg);
+    png_read(path, &p);
+    assert_int_equal(p.w, g.width);
+    assert_int_equal(p.h, g.height);
+    /* outlines in the labelled geometry */
+    bq_render_map_point(&f->a, &g, 69.5, 140, &x, &y);
+    assert_true(find_rgb(&p, x, y, 1, BQ_RENDER_LANE_RGB, 6));
+    bq_render_map_point(&f->a, &g, 329.5, 240, &x, &y);
+    assert_true(find_rgb(&p, x, y, 1, BQ_RENDER_LANE_RGB, 6));
+    bq_render_map_point(&f->a, &g, 69.5, 180, &x, &y);
+    assert_true(find_rgb(&p, x, y, 1, BQ_RENDER_SAT_RGB, 6));
+    bq_render_map_point(&f->a, &g, 100, 169.5, &x, &y);
+    assert_true(find_rgb(&p, x, y, 1, BQ_RENDER_SAT_RGB, 6));
+    bq_render_map_point(&f->a, &g, 69.5, 100, &x, &y);
+    assert_true(find_rgb(&p, x, y, 1, BQ_RENDER_BAND_RGB, 6));
+    /* text at the foot of each lane's label, and along its diagonal */
+    bq_render_map_point(&f->a, &g, 120, 40, &x1, &y1);
+    bq_render_map_point(&f->a, &g, 280, 40, &x2, &y2);
+    bottom = g.labels_y + g.labels_h;
+    assert_true(dark_count(&p, (int)x1 - 8, bottom - 24, (int)x1 + 24, bottom) >
+                20);
+    assert_true(dark_count(&p, (int)x2 - 8, bottom - 24, (int)x2 + 24, bottom) >
+                20);
+    assert_true(dark_count(&p, (int)x2 + 20, g.labels_y, (int)x2 + g.labels_h,
+                           bottom - 20) > 60);
+    /* nothing in the band left of lane 1's label */
+    assert_int_equal(dark_count(&p, 0, g.labels_y, (int)x1 - 12, bottom), 0);
+    cairo_surface_destroy(p.s);
+
+    /* lane 1 unlabelled: its foot is blank, lane 2's is not */
+    o.lane_labels = second;
+    snprintf(path, sizeof path, "%s/one.png", dir);
+    assert_int_equal(
+        bq_render_overlay_ex(path, f->disp, &f->a, "experiment", &o, &err),
+        BQ_OK);
+    png_read(path, &p);
+    assert_int_equal(
+        dark_count(&p, (int)x1 - 8, bottom - 24, (int)x1 + 24, bottom), 0);
+    assert_true(dark_count(&p, (int)x2 - 8, bottom - 24, (int)x2 + 24, bottom) >
+                20);
+    cairo_surface_destroy(p.s);
+
+    /* NULL options: exactly the plain overlay */
+    bq_render_geometry_ex(&f->a, NULL, &g);
+    assert_memory_equal(&g, &g0, sizeof g);
+}
+
+/* 1 if the files A and B have the same bytes. */
+static int
+same_bytes(const char *a, const char *b)
+{
+    char cmd[2600];
+
+    snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", a, b);
+    return bq_test_run(cmd) == 0;
+}
+
+/* A scan wider than the panel: bq_render_display_create box-filters it to
+ * the panel (NaN counting as 0), and drawing over that or over the scan
+ * itself gives the same bytes, as does drawing twice. A scan smaller than
+ * its panel gets a copy. */
+static void
+test_display_reduced(void **state)
+{
+    struct fx *f = *state;
+    struct bq_error err = {BQ_OK, ""};
+    struct bq_analysis a = f->a;
+    struct bq_render_geom g;
+    struct bq_image *scan = bq_image_create(2000, 600, &err), *d, *copy;
+    const char *dir = bq_test_tmpdir("render_reduced");
+    char p1[1200], p2[1200], p3[1200];
+
+    assert_non_null(scan);
+    assert_non_null(dir);
+    scan->bit_depth = 16;
+    scan->max_code = 65535;
+    for (size_t y = 0; y < 600; y++)
+        for (size_t x = 0; x < 2000; x++)
+            bq_row(scan, y)[x] = (float)((x * 7 + y * 13) % 1000) +
+                                 (x > 900 && x < 1100 ? 20000.0f : 0.0f);
+    bq_row(scan, 10)[10] = NAN;
+    a.width = 2000;
+    a.height = 600;
+    a.signal = NULL;
+    bq_render_geometry(&a, &g);
+    assert_true(fabs(g.scale - 0.8) < 1e-12);
+
+    d = bq_render_display_create(scan, &err);
+    assert_non_null(d);
+    assert_int_equal(d->width, 1600);
+    assert_int_equal(d->height, 480);
+    assert_int_equal(d->bit_depth, 16);
+    assert_true(d->max_code == 65535);
+    /* panel pixel (i, j) covers scan columns floor(i / 0.8) ..
+     * floor((i + 1) / 0.8) - 1, rows likewise */
+    for (int k = 0; k < 4; k++) {
+        static const int ij[4][2] = {{0, 0}, {8, 8}, {777, 123}, {1599, 479}};
+        int i = ij[k][0], j = ij[k][1];
+        size_t x0 = (size_t)floor(i / 0.8), x1 = (size_t)floor((i + 1) / 0.8);
+        size_t y0 = (size_t)floor(j / 0.8), y1 = (size_t)floor((j + 1) / 0.8);
+        double sum = 0;
+        for (size_t y = y0; y < y1; y++)
+            for (size_t x = x0; x < x1; x++) {
+                float v = bq_row(scan, y)[x];
+                sum += isfinite(v) ? v : 0;
+            }
+        assert_true(fabs(bq_row(d, (size_t)j)[i] -
+                         sum / (double)((x1 - x0) * (y1 - y0))) < 1e-2);
+    }
+
+    snprintf(p1, sizeof p1, "%s/full.png", dir);
+    snprintf(p2, sizeof p2, "%s/reduced.png", dir);
+    snprintf(p3, sizeof p3, "%s/again.png", dir);
+    assert_int_equal(bq_render_overlay(p1, scan, &a, "wide", &err), BQ_OK);
+    assert_int_equal(bq_render_overlay(p2, d, &a, "wide", &err), BQ_OK);
+    assert_int_equal(bq_render_overlay(p3, scan, &a, "wide", &err), BQ_OK);
+    assert_true(same_bytes(p1, p2));
+    assert_true(same_bytes(p1, p3));
+
+    /* the fixture's 400 px scan is enlarged: its display is a copy */
+    copy = bq_render_display_create(f->disp, &err);
+    assert_non_null(copy);
+    assert_int_equal(copy->width, W);
+    assert_int_equal(copy->height, H);
+    assert_memory_equal(copy->px, f->disp->px, sizeof(float) * W * H);
+    assert_null(bq_render_display_create(NULL, &err));
+    bq_image_destroy(copy);
+    bq_image_destroy(d);
+    bq_image_destroy(scan);
+}
+
+/* The PNG writer: RGB and premultiplied ARGB pixels come back as written
+ * (through cairo's libpng reader, which checks every CRC and the zlib
+ * stream's Adler-32) from an image large enough to be compressed in
+ * several parts; a missing folder is said in plain words and leaves no
+ * file. */
+static void
+test_png_writer(void **state)
+{
+    enum { PW = 1000, PH = 700 };
+    struct bq_error err = {BQ_OK, ""};
+    const char *dir = bq_test_tmpdir("render_pngw");
+    uint32_t *px = calloc((size_t)PW * PH, sizeof *px);
+    char path[1200];
+    struct png p;
+
+    (void)state;
+    assert_non_null(dir);
+    assert_non_null(px);
+    for (uint32_t y = 0; y < PH; y++)
+        for (uint32_t x = 0; x < PW; x++) {
+            uint32_t a = (x + y) % 3 == 0 ? 255 : (x * 5 + y) % 256;
+            uint32_t r = (x * 3 + y) % 256 * a / 255, g = y % 256 * a / 255,
+                     b = (x ^ y) % 256 * a / 255;
+            px[y * PW + x] = a << 24 | r << 16 | g << 8 | b;
+        }
+    /* opaque: RGB, the top byte ignored */
+    snprintf(path, sizeof path, "%s/rgb.png", dir);
+    assert_int_equal(bq_png_write_rgb(path, (const unsigned char *)px, PW, PH,
+                                      PW * 4, 0, BQ_PNG_FAST, &err),
+                     BQ_OK);
+    png_read(path, &p);
+    assert_int_equal(p.w, PW);
+    assert_int_equal(p.h, PH);
+    for (int y = 0; y < PH; y += 7)
+        for (int x = 0; x < PW; x += 3)
+            assert_int_equal(px_at(&p, x, y), px[y * PW + x] & 0xffffffu);
+    cairo_surface_destroy(p.s);
+    /* with alpha: un-premultiplied on writing, premultiplied by cairo on
+     * reading; equal within rounding */
+    snprintf(path, sizeof path, "%s/argb.png", dir);
+    assert_int_equal(bq_png_write_rgb(path, (const unsigned char *)px, PW, PH,
+                                      PW * 4, 1, BQ_PNG_FAST, &err),
+                     BQ_OK);
+    png_read(path, &p);
+    for (int y = 0; y < PH; y += 5)
+        for (int x = 0; x < PW; x += 3) {
+            uint32_t v;
+            memcpy(&v, p.data + (size_t)y * (size_t)p.stride + (size_t)x * 4,
+                   4);
+            assert_int_equal(v >> 24, px[y * PW + x] >> 24);
+            assert_true(near_rgb(v, px[y * PW + x], 1));
+        }
+    cairo_surface_destroy(p.s);
+    /* a folder that does not exist */
+    snprintf(path, sizeof path, "%s/none/x.png", dir);
+    assert_int_equal(bq_png_write_rgb(path, (const unsigned char *)px, PW, PH,
+                                      PW * 4, 0, BQ_PNG_FAST, &err),
+                     BQ_ERR_IO);
+    assert_non_null(strstr(err.msg, "folder does not exist"));
+    assert_non_null(strstr(err.msg, path));
+    assert_false(bq_test_exists(path));
+    bq_error_clear(&err);
+    assert_int_equal(bq_png_write_rgb(path, (const unsigned char *)px, 0, PH,
+                                      PW * 4, 0, BQ_PNG_FAST, &err),
+                     BQ_ERR_INVALID);
+    free(px);
+}
+
 /* Compact volumes: 3 significant digits, SI suffixes, rounding carried. */
 static void
 test_format(void **state)
@@ -519,6 +772,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_labels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_display_reduced, setup, teardown),
+        cmocka_unit_test(test_png_writer),
         cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,10 +1,13 @@
 #!/bin/sh
 # Benchmark of `blotquant quantify` on generated 16-bit scans (public tools
 # only: GNU time). Prints, per size, the median wall time and peak memory of
-# the whole process over RUNS runs, and the same for reading the TIFF alone
-# (`blotquant info`), and the ratio between the two. If ImageJ (Debian
-# packages imagej and xvfb) is installed, its rolling-ball subtraction is
-# timed on the same file as a peer (3 runs).
+# the whole process over RUNS runs (the analysis: --no-overlay), and the
+# same for reading the TIFF alone (`blotquant info`), and the ratio between
+# the two. If ImageJ (Debian packages imagej and xvfb) is installed, its
+# rolling-ball subtraction is timed on the same file as a peer (3 runs).
+# Then the overlays: `quantify` of a generated 20-lane 4096x3072 scan with
+# and without its overlay, and `batch` on samples/ (36 scans) with and
+# without the overlays of every scan; the differences are the drawing.
 #   usage: tools/bench.sh [RUNS]      (default 7; run from a build in build/)
 set -e
 cd "$(dirname "$0")/.."
@@ -38,7 +41,7 @@ for size in 2048x1536 4096x3072; do
     w=${size%x*}; h=${size#*x}
     "$GEN" --random --seed 7 --width "$w" --height "$h" -o "$TMP/scan.tif" >/dev/null
     : >"$TMP/q"; : >"$TMP/r"
-    time_cmd "$TMP/q" "$BIN" quantify -q "$TMP/scan.tif" -o "$TMP/out"
+    time_cmd "$TMP/q" "$BIN" quantify -q --no-overlay "$TMP/scan.tif" -o "$TMP/out"
     time_cmd "$TMP/r" "$BIN" info "$TMP/scan.tif"
     qm=$(cut -d' ' -f1 "$TMP/q" | median); qk=$(cut -d' ' -f2 "$TMP/q" | median)
     rm_=$(cut -d' ' -f1 "$TMP/r" | median); rk=$(cut -d' ' -f2 "$TMP/r" | median)
@@ -68,3 +71,30 @@ MACRO
             "$size" "ImageJ rolling ball" "$(echo "$im*1000" | bc -l)" "$(echo "$im/$qm" | bc -l)"
     fi
 done
+
+# The overlay: the same analysis with and without drawing it.
+ms() { cut -d' ' -f1 "$1" | median | awk '{printf "%.0f", $1 * 1000}'; }
+mb() { cut -d' ' -f2 "$1" | median | awk '{printf "%.0f", $1 / 1024}'; }
+"$GEN" --random --seed 7 --strips 1 --lanes 20 --width 4096 --height 3072 \
+    -o "$TMP/lanes20.tif" >/dev/null
+: >"$TMP/a"; : >"$TMP/o"
+time_cmd "$TMP/a" "$BIN" quantify -q --no-overlay "$TMP/lanes20.tif" -o "$TMP/ov"
+time_cmd "$TMP/o" "$BIN" quantify -q "$TMP/lanes20.tif" -o "$TMP/ov"
+printf '%-11s %-22s %10s %10s\n' 4096x3072 "quantify, 20 lanes" "$(ms "$TMP/a")" "$(mb "$TMP/a")"
+printf '%-11s %-22s %10s %10s\n' 4096x3072 "  with its overlay" "$(ms "$TMP/o")" "$(mb "$TMP/o")"
+printf '%-11s %-22s %10s   (%s px PNG, %s kB)\n' 4096x3072 "  overlay alone" \
+    "$(($(ms "$TMP/o") - $(ms "$TMP/a")))" \
+    "$(od -An -tu1 -j16 -N8 "$TMP/ov/lanes20.overlay.png" |
+        awk '{printf "%dx%d", $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8}')" \
+    "$(($(wc -c <"$TMP/ov/lanes20.overlay.png") / 1024))"
+
+# batch on the sample experiment, with and without the overlays of its 36
+# scans (OUT/experiment/scans).
+: >"$TMP/b"; : >"$TMP/bo"
+time_cmd "$TMP/b" "$BIN" batch samples -o "$TMP/batch" -q --no-overlay
+time_cmd "$TMP/bo" "$BIN" batch samples -o "$TMP/batch" -q
+printf '%-11s %-22s %10s %10s\n' samples "batch (36 scans)" "$(ms "$TMP/b")" "$(mb "$TMP/b")"
+printf '%-11s %-22s %10s %10s\n' samples "  with 36 overlays" "$(ms "$TMP/bo")" "$(mb "$TMP/bo")"
+printf '%-11s %-22s %10s   (%s ms per overlay, on %s processors)\n' samples \
+    "  overlays alone" "$(($(ms "$TMP/bo") - $(ms "$TMP/b")))" \
+    "$(( ($(ms "$TMP/bo") - $(ms "$TMP/b")) / 36 ))" "$(nproc)"

@@ -58,7 +58,9 @@ enum bq_status bq_analyze_file(const char *path,
                                const struct bq_analysis_opts *opts,
                                struct bq_analysis *res, struct bq_error *err);
 
-/* Runs every stage on IMG, which it modifies (prepare works in place). */
+/* Runs every stage on IMG, which it modifies (prepare works in place): on
+ * BQ_OK, IMG is the signal image of RES (background subtracted, deskewed:
+ * the analysis frame), what keep_images would copy into RES->signal. */
 enum bq_status bq_analyze_image(struct bq_image *img,
                                 const struct bq_analysis_opts *opts,
                                 struct bq_analysis *res,

@@ -26,11 +26,17 @@ struct bq_exp_opts {
     struct bq_reg_opts reg;           /* total/loading onto phospho */
     double detect_snr;    /* phospho peak/noise below this: flagged (3) */
     double low_snr;       /* total or loading below this: flagged (10) */
+    const char *overlay_dir; /* existing folder for the overlay PNG of
+                                every scan as measured, or NULL: none */
 };
 
 void bq_exp_opts_init(struct bq_exp_opts *o);
 
 enum bq_part { BQ_PART_ONE = 0, BQ_PART_SUM, BQ_PART_UPPER, BQ_PART_LOWER };
+
+/* The scans of a blot, as indices of per-scan arrays. */
+enum bq_scan_role { BQ_ROLE_PHOSPHO = 0, BQ_ROLE_TOTAL, BQ_ROLE_LOADING };
+#define BQ_NROLES 3
 
 /* One lane of one blot. Volumes are in each scan's file units. */
 struct bq_lane_ratio {
@@ -62,13 +68,26 @@ struct bq_blot_result {
     struct bq_lane_ratio *rows; /* owned, lane by lane */
     size_t nrows;
     double ms;                /* wall time, ms */
+    char overlay[BQ_NROLES][256]; /* file name in opts->overlay_dir of each
+                                     scan's overlay (by enum bq_scan_role),
+                                     "" if not drawn */
+    char note[256];               /* what went wrong without costing the blot
+                                     its numbers (an overlay not written), or
+                                     "" */
 };
 
 /* Measures blot BLOT of M: analyses the total scan for lanes and bands,
  * registers the total and loading scans onto the phospho scan, chooses
  * the band row, measures the same boxes on every scan and computes the
- * ratios. Fills RES (caller: bq_blot_result_fini, also on error; the
- * error is also in RES->error). NTHREADS as bq_parallel_for (0 = all). */
+ * ratios. With OPTS->overlay_dir, draws each scan as measured (its boxes,
+ * volumes and lane profiles, the lanes labelled from the manifest) into
+ * OPTS->overlay_dir/<blot name>_<phospho|total|loading>.overlay.png (the
+ * name with characters other than letters, digits, '.', '-' and '_' made
+ * '_', and "-<blot number>" added if two blots would share it), one scan
+ * at a time; an overlay that cannot be drawn is left out and said in
+ * RES->note, the blot's numbers are kept. Fills RES (caller:
+ * bq_blot_result_fini, also on error; the error is also in RES->error).
+ * NTHREADS as bq_parallel_for (0 = all). */
 enum bq_status bq_blot_process(const struct bq_manifest *m, size_t blot,
                                const struct bq_exp_opts *opts,
                                struct bq_blot_result *res,

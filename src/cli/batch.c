@@ -21,6 +21,8 @@ struct exp {
     int ok;                     /* manifest read */
     char error[256];            /* why not */
     struct bq_blot_result *res; /* one per blot, owned */
+    struct bq_exp_opts opts;    /* the run's, with this one's overlay_dir */
+    char scans[4096];           /* OUT/<rel>/scans: the overlays */
 };
 
 /* The work of one run, shared by the worker threads. */
@@ -29,7 +31,6 @@ struct run {
     size_t nexp, cap;
     size_t (*jobs)[2]; /* (experiment, blot) */
     size_t njobs, next, done, failed;
-    const struct bq_exp_opts *opts;
     int progress; /* 1: a progress line on stderr */
     pthread_mutex_t lock;
 };
@@ -154,7 +155,8 @@ worker(void *arg)
             break;
         e = r->jobs[j][0];
         b = r->jobs[j][1];
-        bq_blot_process(&r->exps[e].m, b, r->opts, &r->exps[e].res[b], &err);
+        bq_blot_process(&r->exps[e].m, b, &r->exps[e].opts, &r->exps[e].res[b],
+                        &err);
         pthread_mutex_lock(&r->lock);
         r->done++;
         if (r->exps[e].res[b].status != BQ_OK)
@@ -221,12 +223,14 @@ write_errors(FILE *f, const struct run *r)
             continue;
         }
         for (size_t b = 0; b < e->m.nblots; b++)
-            if (e->res[b].status != BQ_OK) {
+            if (e->res[b].status != BQ_OK || e->res[b].note[0]) {
+                /* a failed blot, or one whose overlay is missing */
                 csv_field(f, e->rel[0] ? e->rel : ".");
                 fputc(',', f);
                 csv_field(f, e->m.blots[b].name);
                 fputc(',', f);
-                csv_field(f, e->res[b].error);
+                csv_field(f, e->res[b].status != BQ_OK ? e->res[b].error
+                                                       : e->res[b].note);
                 fputc('\n', f);
             }
     }
@@ -259,12 +263,14 @@ write_combined(FILE *f, const struct run *r, const struct bq_exp_summary *s,
     return ferror(f) ? BQ_ERR_IO : BQ_OK;
 }
 
-enum cmd_opt { B_OUT, B_JOBS, B_QUIET, B_HELP };
+enum cmd_opt { B_OUT, B_JOBS, B_NO_OVERLAY, B_QUIET, B_HELP };
 
 static const struct bq_cli_opt batch_opts[] = {
     {B_OUT, "-o", "--output", "DIR", "folder for the results (created)"},
     {B_JOBS, "-j", "--jobs", "N",
      "blots analysed at once (default: the number of processors)"},
+    {B_NO_OVERLAY, NULL, "--no-overlay", NULL,
+     "do not draw the scans as measured (OUT/<path>/scans/*.overlay.png)"},
     {B_QUIET, "-q", "--quiet", NULL, "print only errors"},
     {B_HELP, "-h", "--help", NULL, "show this help"},
     {0, NULL, NULL, NULL, NULL},
@@ -280,7 +286,7 @@ run_batch(int argc, char **argv, int single)
     struct bq_exp_summary *sums = NULL;
     const char *root = NULL, *outdir = NULL;
     char skip[4096] = "";
-    int jobs = 0, quiet = 0, failed_writes = 0, rc = 0;
+    int jobs = 0, quiet = 0, failed_writes = 0, rc = 0, overlay = 1;
     char dst[4096];
     FILE *f;
     pthread_t th[64];
@@ -313,6 +319,9 @@ run_batch(int argc, char **argv, int single)
         case B_QUIET:
             quiet = 1;
             break;
+        case B_NO_OVERLAY:
+            overlay = 0;
+            break;
         case B_HELP:
             bq_cli_print_help(
                 stdout,
@@ -321,12 +330,15 @@ run_batch(int argc, char **argv, int single)
                 single ? "Measures every blot of the experiment in DIR (its "
                          "blotquant.ini, or scans paired by name) and writes "
                          "OUT/ratios.csv, summary.csv, doseresponse.csv, "
-                         "blots.csv and errors.csv."
+                         "blots.csv, errors.csv and the overlay of every "
+                         "scan as measured in OUT/scans/."
                        : "Finds every experiment under ROOT, measures its "
                          "blots in parallel and writes per experiment "
                          "OUT/<path>/ratios.csv, summary.csv, "
-                         "doseresponse.csv, blots.csv; at the top "
-                         "OUT/summary.csv, doseresponse.csv and errors.csv.",
+                         "doseresponse.csv, blots.csv and the overlay of "
+                         "every scan as measured in OUT/<path>/scans/; at "
+                         "the top OUT/summary.csv, doseresponse.csv and "
+                         "errors.csv.",
                 table);
             return 0;
         default:
@@ -387,6 +399,21 @@ run_batch(int argc, char **argv, int single)
             goto nomem;
         e->ok = 1;
         nblots += e->m.nblots;
+        e->opts = opts;
+        e->opts.overlay_dir = NULL;
+        if (overlay && e->m.nblots) {
+            /* the overlays go to OUT/<rel>/scans, made now: the workers
+             * write them as they measure */
+            snprintf(e->scans, sizeof e->scans, "%s%s%s/scans", outdir,
+                     e->rel[0] ? "/" : "", e->rel);
+            if (bq_cli_mkdirs(e->scans) != 0) {
+                fprintf(stderr, "blotquant: cannot create %s: %s\n", e->scans,
+                        strerror(errno));
+                rc = 1;
+            } else {
+                e->opts.overlay_dir = e->scans;
+            }
+        }
     }
     if (r.nexp == 0) {
         fprintf(stderr,
@@ -406,7 +433,6 @@ run_batch(int argc, char **argv, int single)
             r.jobs[r.njobs][1] = b;
             r.njobs++;
         }
-    r.opts = &opts;
     r.progress = !quiet && isatty(STDERR_FILENO);
     pthread_mutex_init(&r.lock, NULL);
     {
@@ -438,6 +464,12 @@ run_batch(int argc, char **argv, int single)
                 fprintf(stderr, "blotquant: %s\n", e->res[b].error);
                 rc = 1;
                 continue;
+            }
+            if (e->res[b].note[0]) {
+                /* measured, but an overlay is missing */
+                fprintf(stderr, "blotquant: %s: %s\n", e->m.blots[b].name,
+                        e->res[b].note);
+                rc = 1;
             }
             ok++;
             if (e->res[b].nlanes > maxl)
@@ -473,8 +505,9 @@ run_batch(int argc, char **argv, int single)
             dst);
         if (!quiet)
             printf("%s: %zu/%zu blots -> %s/ (ratios.csv, summary.csv, "
-                   "doseresponse.csv, blots.csv)\n",
-                   e->m.name, ok, e->m.nblots, dir);
+                   "doseresponse.csv, blots.csv%s)\n",
+                   e->m.name, ok, e->m.nblots, dir,
+                   e->opts.overlay_dir ? ", scans/*.overlay.png" : "");
     }
     if (!single) {
         f = table_open(outdir, "summary.csv", dst, sizeof dst);
@@ -491,7 +524,8 @@ run_batch(int argc, char **argv, int single)
         for (size_t i = 0; i < r.nexp; i++) {
             nerr += !r.exps[i].ok;
             for (size_t b2 = 0; r.exps[i].ok && b2 < r.exps[i].m.nblots; b2++)
-                nerr += r.exps[i].res[b2].status != BQ_OK;
+                nerr += r.exps[i].res[b2].status != BQ_OK ||
+                        r.exps[i].res[b2].note[0];
         }
         if (!single)
             printf("all experiments -> %s/summary.csv, doseresponse.csv; ",

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blotquant/analysis.h"
@@ -45,7 +46,14 @@ static const struct command {
 /* ---- quantify --------------------------------------------------------- */
 
 enum opt_id {
-    O_OUT, O_LANES, O_LAYOUT, O_PAGE, O_OVERLAY, O_QUIET, O_HELP
+    O_OUT,
+    O_LANES,
+    O_LAYOUT,
+    O_PAGE,
+    O_OVERLAY,
+    O_NO_OVERLAY,
+    O_QUIET,
+    O_HELP
 };
 
 static const struct bq_cli_opt quantify_opts[] = {
@@ -54,8 +62,10 @@ static const struct bq_cli_opt quantify_opts[] = {
     {O_LAYOUT, NULL, "--layout", "FILE",
      "explicit lane/band boxes (CSV lane,band,x,y,width,height)"},
     {O_PAGE, NULL, "--page", "N", "TIFF page (directory), 1-based (default 1)"},
+    {O_NO_OVERLAY, NULL, "--no-overlay", NULL,
+     "do not draw DIR/<name>.overlay.png (lanes, bands, volumes, profiles)"},
     {O_OVERLAY, NULL, "--overlay", NULL,
-     "also draw DIR/<name>.overlay.png: lanes, bands, volumes, profiles"},
+     "draw the overlay (the default; accepted for older scripts)"},
     {O_QUIET, "-q", "--quiet", NULL, "print only errors"},
     {O_HELP, "-h", "--help", NULL, "show this help"},
     {0, NULL, NULL, NULL, NULL},
@@ -87,44 +97,92 @@ write_results(const char *outdir, const char *path, const char *stem,
     return 0;
 }
 
-/* Draws DIR/<stem>.overlay.png over the scan as loaded again (the analysis
- * turned its own copy into signal), inverted like the analysis for
- * dark-band scans. Returns 0, or prints an error and returns 1. */
+/* Loads PATH and analyses it like bq_analyze_file, keeping the image: on
+ * success *SIGNAL is the scan turned into signal (bq_analyze_image), which
+ * the overlay's profiles read instead of a copy (keep_images); with
+ * DISPLAY not NULL, *DISPLAY is the scan reduced to the overlay's panel,
+ * taken before the analysis (loading the scan again would cost more than
+ * the drawing). Fills A (caller: bq_analysis_fini, also on error); the
+ * caller destroys *SIGNAL and *DISPLAY (both NULL on error). */
+static enum bq_status
+analyze(const char *path, const struct bq_analysis_opts *o,
+        struct bq_analysis *a, struct bq_image **signal,
+        struct bq_image **display, struct bq_error *err)
+{
+    struct bq_image *img = NULL;
+    struct timespec t0, t1;
+    enum bq_status st;
+
+    memset(a, 0, sizeof *a);
+    *signal = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    st = bq_image_load(path, &o->load, &img, &a->load, err);
+    if (st != BQ_OK)
+        return st;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    a->ms_load = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                 (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+    if (display && !(*display = bq_render_display_create(img, err))) {
+        bq_image_destroy(img);
+        return err && err->status ? err->status : BQ_ERR_NOMEM;
+    }
+    st = bq_analyze_image(img, o, a, err);
+    if (st != BQ_OK) {
+        bq_image_destroy(img);
+        if (display) {
+            bq_image_destroy(*display);
+            *display = NULL;
+        }
+        if (err && err->msg[0] && !strstr(err->msg, path)) {
+            /* name the file in stage errors that do not */
+            char msg[2 * sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s: %s", path, err->msg);
+            memcpy(err->msg, msg, sizeof err->msg - 1); /* cut if long */
+            err->msg[sizeof err->msg - 1] = '\0';
+        }
+        return st;
+    }
+    *signal = img;
+    return BQ_OK;
+}
+
+/* Draws DIR/<stem>.overlay.png of A over DISPLAY (from analyze; inverted
+ * here like the analysis did for dark-band scans), with the lane profiles
+ * from SIGNAL (borrowed into A for the drawing). Returns 0, or prints an
+ * error and returns 1. */
 static int
 write_overlay(const char *outdir, const char *path, const char *stem,
-              const struct bq_analysis *a, const struct bq_analysis_opts *o)
+              struct bq_analysis *a, struct bq_image *signal,
+              struct bq_image *display)
 {
     char dst[4096], tmp[4200];
-    struct bq_image *img = NULL;
     struct bq_error err = {BQ_OK, ""};
     const char *base = strrchr(path, '/');
-    int rc = 0;
+    enum bq_status st;
 
     snprintf(dst, sizeof dst, "%s/%s.overlay.png", outdir, stem);
     snprintf(tmp, sizeof tmp, "%s/.%s.overlay.png.tmp", outdir, stem);
-    if (bq_image_load(path, &o->load, &img, NULL, &err) != BQ_OK)
-        goto fail;
     if (a->prep.polarity == BQ_POLARITY_DARK_BANDS)
-        for (size_t y = 0; y < img->height; y++) {
-            float *r = bq_row(img, y);
-            for (size_t x = 0; x < img->width; x++)
-                r[x] = img->max_code - r[x];
+        for (size_t y = 0; y < display->height; y++) {
+            float *r = bq_row(display, y);
+            for (size_t x = 0; x < display->width; x++)
+                r[x] = display->max_code - r[x];
         }
-    if (bq_render_overlay(tmp, img, a, base ? base + 1 : path, &err) != BQ_OK)
+    a->signal = signal;
+    st = bq_render_overlay(tmp, display, a, base ? base + 1 : path, &err);
+    a->signal = NULL;
+    if (st != BQ_OK)
         goto fail;
     if (rename(tmp, dst) != 0) {
         bq_error_set(&err, BQ_ERR_IO, "cannot write %s: %s", dst,
                      strerror(errno));
         goto fail;
     }
-    goto out;
+    return 0;
 fail:
     fprintf(stderr, "blotquant: %s\n", err.msg);
     remove(tmp);
-    rc = 1;
-out:
-    bq_image_destroy(img);
-    return rc;
+    return 1;
 }
 
 static int
@@ -133,7 +191,7 @@ cmd_quantify(int argc, char **argv)
     struct bq_analysis_opts o;
     struct bq_cli_opt table[64];
     const char *outdir = NULL, *files[4096];
-    int nfiles = 0, quiet = 0, failed = 0, overlay = 0;
+    int nfiles = 0, quiet = 0, failed = 0, overlay = 1;
 
     bq_analysis_opts_init(&o);
     bq_cli_join(quantify_opts, table, 64);
@@ -163,6 +221,9 @@ cmd_quantify(int argc, char **argv)
             break;
         }
         case O_OVERLAY: overlay = 1; break;
+        case O_NO_OVERLAY:
+            overlay = 0;
+            break;
         case O_QUIET: quiet = 1; break;
         default:
             if (bq_cli_analysis_opt(opt->id, val, &o))
@@ -171,8 +232,8 @@ cmd_quantify(int argc, char **argv)
         case O_HELP:
             bq_cli_print_help(stdout, "quantify IMAGE... -o DIR [options]",
                               "Measures every band of each scan and writes "
-                              "DIR/<name>.bands.csv, .lanes.csv and "
-                              ".log.txt.",
+                              "DIR/<name>.bands.csv, .lanes.csv, .log.txt "
+                              "and .overlay.png.",
                               table);
             return 0;
         }
@@ -181,7 +242,6 @@ cmd_quantify(int argc, char **argv)
         return bq_cli_usage("quantify needs at least one image file");
     if (!outdir)
         return bq_cli_usage("quantify needs an output folder: -o DIR");
-    o.keep_images = overlay;
     if (bq_cli_mkdirs(outdir) != 0) {
         fprintf(stderr, "blotquant: cannot create the output folder %s: %s\n",
                 outdir, strerror(errno));
@@ -189,18 +249,21 @@ cmd_quantify(int argc, char **argv)
     }
     for (int k = 0; k < nfiles; k++) {
         struct bq_analysis a;
+        struct bq_image *display = NULL, *signal = NULL;
         struct bq_error err = {BQ_OK, ""};
         char stem[1024];
         enum bq_status st;
         bq_cli_stem(files[k], stem, sizeof stem);
-        st = bq_analyze_file(files[k], &o, &a, &err);
+        st =
+            analyze(files[k], &o, &a, &signal, overlay ? &display : NULL, &err);
         if (st != BQ_OK) {
             fprintf(stderr, "blotquant: %s\n",
                     err.msg[0] ? err.msg : bq_strerror(st));
             failed++;
         } else if (write_results(outdir, files[k], stem, &a, &o) != 0) {
             failed++;
-        } else if (overlay && write_overlay(outdir, files[k], stem, &a, &o)) {
+        } else if (overlay &&
+                   write_overlay(outdir, files[k], stem, &a, signal, display)) {
             failed++;
         } else if (!quiet) {
             size_t sat = 0;
@@ -213,6 +276,8 @@ cmd_quantify(int argc, char **argv)
                    a.bands.n, sat, outdir, stem);
         }
         bq_analysis_fini(&a);
+        bq_image_destroy(signal);
+        bq_image_destroy(display);
     }
     return failed ? 1 : 0;
 }
