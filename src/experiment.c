@@ -14,6 +14,13 @@
 #include "blotquant/render.h"
 #include "util.h"
 
+/* a band's extent may be this many times the row's median height before
+ * the row's height is used instead */
+#define ROW_MAX_STRETCH 1.6
+
+/* widest strip kept for the report page, px */
+#define STRIP_MAX_W 900
+
 /* Largest RMS misfit of the ladder's log10 sizes against position: 0.03
  * is 7 % in size. */
 #define LADDER_MAX_RMS 0.03
@@ -211,10 +218,13 @@ row_extent(const struct bq_analysis *a, size_t li, const struct row *r,
     }
     if (nb) {
         x->mid = 0.5 * (ylo + yhi);
-        if ((nb > 1 || lone_split) && !doublet) {
+        if ((nb > 1 || lone_split ||
+             x->bottom - x->top > ROW_MAX_STRETCH * r->h) &&
+            !doublet) {
             /* one protein split in two by the bands stage (or one part
-             * of a split left): one band of the row's usual height,
-             * centred on the parts */
+             * of a split left), or an extent far taller than the row's
+             * (a band merged with a neighbour): one band of the row's
+             * usual height, centred on the parts */
             x->top = x->mid - 0.5 * r->h;
             x->bottom = x->mid + 0.5 * r->h;
         }
@@ -796,7 +806,7 @@ static enum bq_status
 measure_scan(struct bq_image *img, const struct bq_analysis_opts *ao,
              enum bq_polarity pol, const struct bq_box *bx, size_t nb,
              const struct overlay_job *ov, int role, struct bq_analysis *out,
-             struct bq_blot_result *res, struct bq_error *err)
+             struct bq_blot_result *res, int strip, struct bq_error *err)
 {
     const struct bq_mblot *b = ov ? &ov->m->blots[ov->bi] : NULL;
     const char *scan = !b                        ? ""
@@ -806,7 +816,27 @@ measure_scan(struct bq_image *img, const struct bq_analysis_opts *ao,
     struct bq_image *display = ov ? overlay_display(img, pol, res, scan) : NULL;
     enum bq_status st;
 
+    if (strip) {
+        /* the report page's picture of this scan, cut before the pixels
+         * become signal; a failure costs only the picture */
+        struct bq_error se = {0};
+        struct bq_blot_strip *sp = &res->strip[role];
+        if (bq_blot_strip_make(img, bx, nb, NULL, STRIP_MAX_W, sp, &se) ==
+                BQ_OK &&
+            pol == BQ_POLARITY_DARK_BANDS)
+            for (size_t y = 0; y < sp->img->height; y++) {
+                float *r = bq_row(sp->img, y);
+                for (size_t x = 0; x < sp->img->width; x++)
+                    r[x] = sp->img->max_code - r[x];
+            }
+    }
     st = measure_boxes(img, ao, pol, bx, nb, out, err);
+    if (st == BQ_OK && strip)
+        for (size_t i = 0; i < res->strip[role].nbox; i++) {
+            const struct bq_band *mb =
+                box_band(out, res->strip[role].box[i].lane, bx[i].band);
+            res->strip[role].box[i].saturated = mb && mb->sat_px > 0;
+        }
     if (st == BQ_OK && display) {
         out->signal = img; /* borrowed: IMG is now the signal */
         overlay_draw(ov, role, display, out, res);
@@ -824,6 +854,8 @@ bq_blot_result_fini(struct bq_blot_result *r)
     free(r->rows);
     r->rows = NULL;
     r->nrows = 0;
+    for (int k = 0; k < BQ_NROLES; k++)
+        bq_blot_strip_fini(&r->strip[k]);
 }
 
 enum bq_status
@@ -1068,11 +1100,11 @@ bq_blot_process(const struct bq_manifest *m, size_t bi,
     }
     st = measure_scan(timg, &opts->analysis, pol, tbox, nbox,
                       opts->overlay_dir ? &ov : NULL, BQ_ROLE_TOTAL, &tm, res,
-                      &e);
+                      opts->strips, &e);
     if (st == BQ_OK)
         st = measure_scan(pimg, &opts->analysis, pol, pbox, nbox,
                           opts->overlay_dir ? &ov : NULL, BQ_ROLE_PHOSPHO, &pm,
-                          res, &e);
+                          res, opts->strips, &e);
     if (st == BQ_OK && res->has_loading) {
         /* one loading box per lane */
         size_t nlb = 0;
@@ -1081,7 +1113,7 @@ bq_blot_process(const struct bq_manifest *m, size_t bi,
                 lbox[nlb++] = lbox[k];
         st = measure_scan(limg, &opts->analysis, pol, lbox, nlb,
                           opts->overlay_dir ? &ov : NULL, BQ_ROLE_LOADING, &lm,
-                          res, &e);
+                          res, opts->strips, &e);
     }
     if (st != BQ_OK) {
         st = blot_error(res, err, st, "measuring %s: %s", b->name, e.msg);

@@ -10,6 +10,7 @@
 #include "blotquant/manifest.h"
 #include "blotquant/register.h"
 #include "blotquant/stats.h"
+#include "blotquant/strip.h"
 
 /* Flags carried through every table (README: "flags"). */
 #define BQ_FLAG_SAT_PHOSPHO  0x01u /* phospho band holds saturated pixels */
@@ -26,6 +27,8 @@ struct bq_exp_opts {
     struct bq_reg_opts reg;           /* total/loading onto phospho */
     double detect_snr;    /* phospho peak/noise below this: flagged (3) */
     double low_snr;       /* total or loading below this: flagged (10) */
+    int strips;               /* 1: keep each scan's strip for the report
+                                 page (bq_blot_result.strip) */
     const char *overlay_dir; /* existing folder for the overlay PNG of
                                 every scan as measured, or NULL: none */
 };
@@ -68,6 +71,8 @@ struct bq_blot_result {
     struct bq_lane_ratio *rows; /* owned, lane by lane */
     size_t nrows;
     double ms;                /* wall time, ms */
+    struct bq_blot_strip strip[BQ_NROLES]; /* the scans around the row
+                                     measured (opts->strips), by role */
     char overlay[BQ_NROLES][256]; /* file name in opts->overlay_dir of each
                                      scan's overlay (by enum bq_scan_role),
                                      "" if not drawn */

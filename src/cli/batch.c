@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blotquant/chart.h"
 #include "blotquant/experiment.h"
+#include "blotquant/report.h"
 #include "cli.h"
 
 /* One experiment folder and its results. */
@@ -263,6 +265,121 @@ write_combined(FILE *f, const struct run *r, const struct bq_exp_summary *s,
     return ferror(f) ? BQ_ERR_IO : BQ_OK;
 }
 
+/* "ERK1/2" -> "ERK1_2": a target's name as part of a file name. */
+static void
+file_word(const char *s, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; *s && k + 1 < n; s++)
+        out[k++] = ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                    (*s >= '0' && *s <= '9') || *s == '-' || *s == '.')
+                       ? *s
+                       : '_';
+    out[k] = '\0';
+}
+
+/* The charts of every target of experiment E into DIR: bars_<target>.png
+ * and, where an agent has doses, dose_<target>.png. Returns the number of
+ * charts that could not be drawn (each reported on stderr). */
+static int
+write_charts(const char *dir, const struct bq_manifest *m,
+             const struct bq_blot_result *res, const struct bq_exp_summary *s)
+{
+    int bad = 0;
+    for (size_t i = 0; i < s->nconds; i++) {
+        const struct bq_condition *c = &s->conds[i];
+        char word[64], path[4200];
+        int dose = 0;
+        struct bq_error err = {0};
+        if (i > 0 && c->blot0 == s->conds[i - 1].blot0 &&
+            c->part == s->conds[i - 1].part)
+            continue;
+        file_word(m->blots[c->blot0].target, word, sizeof word);
+        if (c->part == BQ_PART_UPPER || c->part == BQ_PART_LOWER) {
+            strncat(word, "_", sizeof word - strlen(word) - 1);
+            strncat(word, bq_part_name(c->part),
+                    sizeof word - strlen(word) - 1);
+        }
+        snprintf(path, sizeof path, "%s/bars_%s.png", dir, word);
+        if (bq_render_bars(path, m, res, s, c->blot0, c->part, NULL, &err) !=
+            BQ_OK) {
+            fprintf(stderr, "blotquant: %s\n", err.msg);
+            bad++;
+        }
+        for (size_t k = 0; k < s->nfits; k++)
+            dose |= s->fits[k].blot0 == c->blot0 && s->fits[k].part == c->part;
+        if (!dose)
+            continue;
+        snprintf(path, sizeof path, "%s/dose_%s.png", dir, word);
+        if (bq_render_dose(path, m, res, s, c->blot0, c->part, NULL, &err) !=
+            BQ_OK) {
+            fprintf(stderr, "blotquant: %s\n", err.msg);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+/* The report page of experiment E into DIR/report.png, its footer naming
+ * OPTIONS and the SHA-256 of every input. Returns 0, or 1 after an error
+ * message. */
+static int
+write_report(const char *dir, const struct bq_manifest *m,
+             const struct bq_blot_result *res, const struct bq_exp_summary *s,
+             const char *options)
+{
+    size_t cap = 1 + 3 * m->nblots, n = 0;
+    const char **names = calloc(cap, sizeof *names);
+    const char **sums = calloc(cap, sizeof *sums);
+    char(*hex)[65] = calloc(cap, sizeof *hex);
+    struct bq_report_info info = {"blotquant " BQ_VERSION, options, NULL, NULL,
+                                  0};
+    struct bq_error err = {0};
+    char path[4200];
+    int rc = 0;
+
+    if (!names || !sums || !hex) {
+        free(names);
+        free(sums);
+        free(hex);
+        fprintf(stderr, "blotquant: out of memory\n");
+        return 1;
+    }
+    if (m->path[0] && bq_file_sha256(m->path, hex[n], NULL) == BQ_OK) {
+        names[n] = BQ_MANIFEST_NAME;
+        sums[n] = hex[n];
+        n++;
+    }
+    for (size_t i = 0; i < m->nblots; i++) {
+        const struct bq_scanref *r[3] = {
+            &m->blots[i].phospho, &m->blots[i].total, &m->blots[i].loading};
+        for (int k = 0; k < 3; k++) {
+            int dup = 0;
+            if (!r[k]->path[0])
+                continue;
+            for (size_t j = 0; j < n; j++)
+                dup |= strcmp(names[j], r[k]->name) == 0;
+            if (dup || bq_file_sha256(r[k]->path, hex[n], NULL) != BQ_OK)
+                continue;
+            names[n] = r[k]->name;
+            sums[n] = hex[n];
+            n++;
+        }
+    }
+    info.files = names;
+    info.sha256 = sums;
+    info.nfiles = n;
+    snprintf(path, sizeof path, "%s/report.png", dir);
+    if (bq_render_report(path, m, res, s, &info, &err) != BQ_OK) {
+        fprintf(stderr, "blotquant: %s\n", err.msg);
+        rc = 1;
+    }
+    free(names);
+    free(sums);
+    free(hex);
+    return rc;
+}
+
 enum cmd_opt { B_OUT, B_JOBS, B_NO_OVERLAY, B_QUIET, B_HELP };
 
 static const struct bq_cli_opt batch_opts[] = {
@@ -287,7 +404,7 @@ run_batch(int argc, char **argv, int single)
     const char *root = NULL, *outdir = NULL;
     char skip[4096] = "";
     int jobs = 0, quiet = 0, failed_writes = 0, rc = 0, overlay = 1;
-    char dst[4096];
+    char dst[4096], options[1024] = "";
     FILE *f;
     pthread_t th[64];
     size_t nblots = 0;
@@ -344,6 +461,11 @@ run_batch(int argc, char **argv, int single)
         default:
             if (bq_cli_analysis_opt(opt->id, val, &opts.analysis))
                 return 2;
+            /* for the report's footer: what changed the analysis */
+            snprintf(options + strlen(options),
+                     sizeof options - strlen(options), "%s%s%s%s",
+                     options[0] ? " " : "", opt->lng, val ? " " : "",
+                     val ? val : "");
         }
     }
     if (!root)
@@ -401,6 +523,7 @@ run_batch(int argc, char **argv, int single)
         nblots += e->m.nblots;
         e->opts = opts;
         e->opts.overlay_dir = NULL;
+        e->opts.strips = 1; /* for the report page */
         if (overlay && e->m.nblots) {
             /* the overlays go to OUT/<rel>/scans, made now: the workers
              * write them as they measure */
@@ -503,9 +626,14 @@ run_batch(int argc, char **argv, int single)
         failed_writes += table_close(
             f, f ? bq_write_doseresponse_csv(f, &e->m, &sums[i], 1) : BQ_ERR_IO,
             dst);
+        f = table_open(dir, "prism.csv", dst, sizeof dst);
+        failed_writes += table_close(
+            f, f ? bq_write_prism_csv(f, &e->m, e->res) : BQ_ERR_IO, dst);
+        failed_writes += write_charts(dir, &e->m, e->res, &sums[i]);
+        failed_writes += write_report(dir, &e->m, e->res, &sums[i], options);
         if (!quiet)
-            printf("%s: %zu/%zu blots -> %s/ (ratios.csv, summary.csv, "
-                   "doseresponse.csv, blots.csv%s)\n",
+            printf("%s: %zu/%zu blots -> %s/ (report.png, charts, ratios.csv, "
+                   "summary.csv, doseresponse.csv, prism.csv, blots.csv%s)\n",
                    e->m.name, ok, e->m.nblots, dir,
                    e->opts.overlay_dir ? ", scans/*.overlay.png" : "");
     }
@@ -519,6 +647,28 @@ run_batch(int argc, char **argv, int single)
     }
     f = table_open(outdir, "errors.csv", dst, sizeof dst);
     failed_writes += table_close(f, f ? write_errors(f, &r) : BQ_ERR_IO, dst);
+    {
+        /* index.html: every report, chart, table and overlay */
+        struct bq_index_exp *ix = calloc(r.nexp ? r.nexp : 1, sizeof *ix);
+        if (!ix)
+            goto nomem;
+        for (size_t i = 0; i < r.nexp; i++) {
+            struct exp *e = &r.exps[i];
+            ix[i].name = e->ok ? e->m.name : (e->rel[0] ? e->rel : root);
+            ix[i].rel = e->rel;
+            ix[i].blots = e->ok ? e->m.nblots : 0;
+            for (size_t b = 0; e->ok && b < e->m.nblots; b++)
+                ix[i].failed += e->res[b].status != BQ_OK;
+            ix[i].error = e->ok ? NULL : e->error;
+        }
+        f = table_open(outdir, "index.html", dst, sizeof dst);
+        failed_writes += table_close(
+            f,
+            f ? bq_write_index_html(f, outdir, ix, r.nexp, "blotquant results")
+              : BQ_ERR_IO,
+            dst);
+        free(ix);
+    }
     if (!quiet) {
         size_t nerr = 0;
         for (size_t i = 0; i < r.nexp; i++) {
@@ -527,6 +677,7 @@ run_batch(int argc, char **argv, int single)
                 nerr += r.exps[i].res[b2].status != BQ_OK ||
                         r.exps[i].res[b2].note[0];
         }
+        printf("index of everything -> %s/index.html; ", outdir);
         if (!single)
             printf("all experiments -> %s/summary.csv, doseresponse.csv; ",
                    outdir);
