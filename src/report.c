@@ -117,6 +117,21 @@ link_path(FILE *f, const char *prefix, const char *sub, const char *name)
     url(f, name);
 }
 
+/* A thumbnail of image PREFIX/SUB/NAME linking to it, captioned. */
+static void
+figure(FILE *f, const char *prefix, const char *sub, const char *name)
+{
+    fputs("<figure><a href=\"", f);
+    link_path(f, prefix, sub, name);
+    fputs("\"><img src=\"", f);
+    link_path(f, prefix, sub, name);
+    fputs("\" alt=\"", f);
+    html(f, name);
+    fputs("\"></a><figcaption>", f);
+    html(f, name);
+    fputs("</figcaption></figure>\n", f);
+}
+
 static const char style[] =
     "body{font-family:sans-serif;margin:2em;color:#222;max-width:1400px}"
     "h1{font-size:1.6em}h2{font-size:1.3em;border-bottom:1px solid #ccc;"
@@ -218,15 +233,7 @@ bq_write_index_html(FILE *f, const char *outdir, const struct bq_index_exp *e,
                 if (!any)
                     fputs("<h3>Charts</h3>\n<div class=\"thumbs\">\n", f);
                 any = 1;
-                fputs("<figure><a href=\"", f);
-                link_path(f, x->rel, "", pngs[i]);
-                fputs("\"><img src=\"", f);
-                link_path(f, x->rel, "", pngs[i]);
-                fputs("\" alt=\"", f);
-                html(f, pngs[i]);
-                fputs("\"></a><figcaption>", f);
-                html(f, pngs[i]);
-                fputs("</figcaption></figure>\n", f);
+                figure(f, x->rel, "", pngs[i]);
             }
             if (any)
                 fputs("</div>\n", f);
@@ -245,15 +252,7 @@ bq_write_index_html(FILE *f, const char *outdir, const struct bq_index_exp *e,
         if (no) {
             fputs("<h3>Scans as measured</h3>\n<div class=\"thumbs\">\n", f);
             for (size_t i = 0; i < no; i++) {
-                fputs("<figure><a href=\"", f);
-                link_path(f, x->rel, "scans", ovs[i]);
-                fputs("\"><img loading=\"eager\" src=\"", f);
-                link_path(f, x->rel, "scans", ovs[i]);
-                fputs("\" alt=\"", f);
-                html(f, ovs[i]);
-                fputs("\"></a><figcaption>", f);
-                html(f, ovs[i]);
-                fputs("</figcaption></figure>\n", f);
+                figure(f, x->rel, "scans", ovs[i]);
             }
             fputs("</div>\n", f);
         }

@@ -32,30 +32,11 @@ run(const char *cmd)
 }
 
 /* Returns the contents of PATH (caller frees), or NULL. */
-static char *
-slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = calloc((size_t)n + 1, 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
 
 static int
 file_contains(const char *path, const char *text)
 {
-    char *s = slurp(path);
+    char *s = bq_test_slurp(path);
     int hit = s && strstr(s, text);
     free(s);
     return hit;

@@ -21,25 +21,6 @@
 
 static char out[1024];
 
-static char *
-slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = calloc((size_t)n + 1, 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
 
 static int
 setup(void **state)
@@ -94,7 +75,7 @@ test_index_html(void **state)
     (void)state;
 
     snprintf(path, sizeof path, "%s/out/index.html", out);
-    html = slurp(path);
+    html = bq_test_slurp(path);
     assert_non_null(html);
     assert_non_null(strstr(html, "experiment/report.png"));
     assert_non_null(strstr(html, "experiment/summary.csv"));
@@ -132,7 +113,7 @@ test_index_html(void **state)
              out, out);
     assert_int_equal(bq_test_run(cmd), 0);
     snprintf(path, sizeof path, "%s/dom.html", out);
-    dom = slurp(path);
+    dom = bq_test_slurp(path);
     assert_non_null(dom);
     {
         char want[64];

@@ -179,3 +179,23 @@ bq_test_csv_free(struct bq_test_csv *t)
     free(t->head);
     memset(t, 0, sizeof *t);
 }
+
+char *
+bq_test_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = n >= 0 ? calloc((size_t)n + 1, 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}

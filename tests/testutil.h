@@ -17,6 +17,9 @@ int bq_test_run(const char *cmd);
 /* Median and given quantile (0..1) of N doubles; sorts A in place. */
 double bq_test_quantile(double *a, size_t n, double q);
 
+/* The contents of PATH as a new string (caller frees), or NULL. */
+char *bq_test_slurp(const char *path);
+
 /* A CSV table in memory: the header's names and the rows' fields. */
 struct bq_test_csv {
     size_t ncol, nrow;
