@@ -1254,6 +1254,22 @@ draw_profile(struct ctx *c, size_t li, double x, double y, double *p)
         set_rgb(cr, band_rgb(b), b->sat_px > 0 ? 0.35 : 0.25);
         cairo_fill(cr);
     }
+    /* each band's local baseline (what was removed under it) */
+    for (size_t k = 0; k < a->bands.n; k++) {
+        const struct bq_band *b = &a->bands.b[k];
+        double t, u, yb;
+        if (b->lane != li || !band_ok(c->a, b) || b->baseline == 0 ||
+            !isfinite(b->baseline))
+            continue;
+        t = bq_clampd(b->sum_top - (double)y0, 0, (double)n);
+        u = bq_clampd(b->sum_bottom - (double)y0, 0, (double)n);
+        yb = bq_clampd(py1 - (b->baseline - lo) * sy, py0, py1);
+        cairo_move_to(cr, px0 + t * sx, yb);
+        cairo_line_to(cr, px0 + u * sx, yb);
+        set_rgb(cr, band_rgb(b), 1.0);
+        cairo_set_line_width(cr, 1.5);
+        cairo_stroke(cr);
+    }
     /* zero */
     cairo_move_to(cr, px0, py1 - (0 - lo) * sy);
     cairo_line_to(cr, px1, py1 - (0 - lo) * sy);
@@ -1412,13 +1428,14 @@ draw_profiles(struct ctx *c, struct bq_error *err)
         snprintf(caption, sizeof caption,
                  "Lane profiles (%zu more lanes not plotted: see the CSV): "
                  "mean over the central half of each lane, strip top "
-                 "\u2192 bottom; shaded: bands; dashed: zero",
+                 "\u2192 bottom; shaded: bands; solid: local baseline; dashed: "
+                 "zero",
                  skipped);
     else
         snprintf(caption, sizeof caption,
                  "Lane profiles: mean signal over the central half of each "
                  "lane, strip top \u2192 bottom (left \u2192 right); shaded: "
-                 "band extents; dashed: zero");
+                 "band extents; solid: local baseline; dashed: zero");
     text_at(c, caption, MARGIN, g->profiles_y + 4, 13, 0, TEXT_RGB);
     free(job.buf);
     free(plots);
