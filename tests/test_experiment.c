@@ -20,15 +20,6 @@
 
 #define EXPGEN BQ_BINARY_DIR "/expgen"
 
-/* fontconfig (under pango, which draws the overlays) keeps its font cache
- * for the life of the process; LeakSanitizer would report it when built
- * with BQ_SANITIZE. Read by LSan only. */
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-    return "leak:libfontconfig\n";
-}
 
 static char dir[1024];
 

@@ -20,15 +20,6 @@
 #include "png_write.h"
 #include "testutil.h"
 
-/* fontconfig (under pango) keeps its font cache for the life of the
- * process; LeakSanitizer would report it when built with BQ_SANITIZE. This
- * hook is read by LSan only; it is an unused function otherwise. */
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-    return "leak:libfontconfig\n";
-}
 
 /* ---- fixture ----------------------------------------------------------- */
 

@@ -199,3 +199,14 @@ bq_test_slurp(const char *path)
     fclose(f);
     return buf;
 }
+
+/* LeakSanitizer's hook (used only in -DBQ_SANITIZE builds): fontconfig,
+ * under pango, keeps its font cache for the life of the process on
+ * purpose; that is not a leak of ours. Every test binary links this
+ * file. */
+const char *__lsan_default_suppressions(void);
+const char *
+__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig\n";
+}
