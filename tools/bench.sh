@@ -88,13 +88,18 @@ printf '%-11s %-22s %10s   (%s px PNG, %s kB)\n' 4096x3072 "  overlay alone" \
         awk '{printf "%dx%d", $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8}')" \
     "$(($(wc -c <"$TMP/ov/lanes20.overlay.png") / 1024))"
 
-# batch on the sample experiment, with and without the overlays of its 36
-# scans (OUT/experiment/scans).
-: >"$TMP/b"; : >"$TMP/bo"
-time_cmd "$TMP/b" "$BIN" batch samples -o "$TMP/batch" -q --no-overlay
-time_cmd "$TMP/bo" "$BIN" batch samples -o "$TMP/batch" -q
+# batch on the sample experiment: numbers only, with the overlays of its 36
+# scans (OUT/experiment/scans), and with everything (charts of 4 targets,
+# the report page, index.html).
+: >"$TMP/b"; : >"$TMP/bo"; : >"$TMP/br"
+time_cmd "$TMP/b" "$BIN" batch samples -o "$TMP/batch" -q --no-overlay --no-report
+time_cmd "$TMP/bo" "$BIN" batch samples -o "$TMP/batch" -q --no-report
+time_cmd "$TMP/br" "$BIN" batch samples -o "$TMP/batch" -q
 printf '%-11s %-22s %10s %10s\n' samples "batch (36 scans)" "$(ms "$TMP/b")" "$(mb "$TMP/b")"
 printf '%-11s %-22s %10s %10s\n' samples "  with 36 overlays" "$(ms "$TMP/bo")" "$(mb "$TMP/bo")"
 printf '%-11s %-22s %10s   (%s ms per overlay, on %s processors)\n' samples \
     "  overlays alone" "$(($(ms "$TMP/bo") - $(ms "$TMP/b")))" \
     "$(( ($(ms "$TMP/bo") - $(ms "$TMP/b")) / 36 ))" "$(nproc)"
+printf '%-11s %-22s %10s %10s\n' samples "  with reports too" "$(ms "$TMP/br")" "$(mb "$TMP/br")"
+printf '%-11s %-22s %10s   (4 targets: 8 charts, a 2000 px report page, index.html)\n' samples \
+    "  reports alone" "$(($(ms "$TMP/br") - $(ms "$TMP/bo")))"

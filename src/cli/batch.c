@@ -380,7 +380,7 @@ write_report(const char *dir, const struct bq_manifest *m,
     return rc;
 }
 
-enum cmd_opt { B_OUT, B_JOBS, B_NO_OVERLAY, B_QUIET, B_HELP };
+enum cmd_opt { B_OUT, B_JOBS, B_NO_OVERLAY, B_NO_REPORT, B_QUIET, B_HELP };
 
 static const struct bq_cli_opt batch_opts[] = {
     {B_OUT, "-o", "--output", "DIR", "folder for the results (created)"},
@@ -388,6 +388,8 @@ static const struct bq_cli_opt batch_opts[] = {
      "blots analysed at once (default: the number of processors)"},
     {B_NO_OVERLAY, NULL, "--no-overlay", NULL,
      "do not draw the scans as measured (OUT/<path>/scans/*.overlay.png)"},
+    {B_NO_REPORT, NULL, "--no-report", NULL,
+     "numbers only: no charts, report page, prism.csv or index.html"},
     {B_QUIET, "-q", "--quiet", NULL, "print only errors"},
     {B_HELP, "-h", "--help", NULL, "show this help"},
     {0, NULL, NULL, NULL, NULL},
@@ -403,7 +405,7 @@ run_batch(int argc, char **argv, int single)
     struct bq_exp_summary *sums = NULL;
     const char *root = NULL, *outdir = NULL;
     char skip[4096] = "";
-    int jobs = 0, quiet = 0, failed_writes = 0, rc = 0, overlay = 1;
+    int jobs = 0, quiet = 0, failed_writes = 0, rc = 0, overlay = 1, report = 1;
     char dst[4096], options[1024] = "";
     FILE *f;
     pthread_t th[64];
@@ -438,6 +440,9 @@ run_batch(int argc, char **argv, int single)
             break;
         case B_NO_OVERLAY:
             overlay = 0;
+            break;
+        case B_NO_REPORT:
+            report = 0;
             break;
         case B_HELP:
             bq_cli_print_help(
@@ -523,7 +528,7 @@ run_batch(int argc, char **argv, int single)
         nblots += e->m.nblots;
         e->opts = opts;
         e->opts.overlay_dir = NULL;
-        e->opts.strips = 1; /* for the report page */
+        e->opts.strips = report; /* for the report page */
         if (overlay && e->m.nblots) {
             /* the overlays go to OUT/<rel>/scans, made now: the workers
              * write them as they measure */
@@ -626,15 +631,20 @@ run_batch(int argc, char **argv, int single)
         failed_writes += table_close(
             f, f ? bq_write_doseresponse_csv(f, &e->m, &sums[i], 1) : BQ_ERR_IO,
             dst);
-        f = table_open(dir, "prism.csv", dst, sizeof dst);
-        failed_writes += table_close(
-            f, f ? bq_write_prism_csv(f, &e->m, e->res) : BQ_ERR_IO, dst);
-        failed_writes += write_charts(dir, &e->m, e->res, &sums[i]);
-        failed_writes += write_report(dir, &e->m, e->res, &sums[i], options);
+        if (report) {
+            f = table_open(dir, "prism.csv", dst, sizeof dst);
+            failed_writes += table_close(
+                f, f ? bq_write_prism_csv(f, &e->m, e->res) : BQ_ERR_IO, dst);
+            failed_writes += write_charts(dir, &e->m, e->res, &sums[i]);
+            failed_writes +=
+                write_report(dir, &e->m, e->res, &sums[i], options);
+        }
         if (!quiet)
-            printf("%s: %zu/%zu blots -> %s/ (report.png, charts, ratios.csv, "
-                   "summary.csv, doseresponse.csv, prism.csv, blots.csv%s)\n",
+            printf("%s: %zu/%zu blots -> %s/ (%sratios.csv, summary.csv, "
+                   "doseresponse.csv, blots.csv%s%s)\n",
                    e->m.name, ok, e->m.nblots, dir,
+                   report ? "report.png, charts, " : "",
+                   report ? ", prism.csv" : "",
                    e->opts.overlay_dir ? ", scans/*.overlay.png" : "");
     }
     if (!single) {
@@ -647,7 +657,7 @@ run_batch(int argc, char **argv, int single)
     }
     f = table_open(outdir, "errors.csv", dst, sizeof dst);
     failed_writes += table_close(f, f ? write_errors(f, &r) : BQ_ERR_IO, dst);
-    {
+    if (report) {
         /* index.html: every report, chart, table and overlay */
         struct bq_index_exp *ix = calloc(r.nexp ? r.nexp : 1, sizeof *ix);
         if (!ix)
@@ -677,7 +687,8 @@ run_batch(int argc, char **argv, int single)
                 nerr += r.exps[i].res[b2].status != BQ_OK ||
                         r.exps[i].res[b2].note[0];
         }
-        printf("index of everything -> %s/index.html; ", outdir);
+        if (report)
+            printf("index of everything -> %s/index.html; ", outdir);
         if (!single)
             printf("all experiments -> %s/summary.csv, doseresponse.csv; ",
                    outdir);
