@@ -1,5 +1,8 @@
 #!/bin/sh
-# Builds blotquant and runs the whole test suite (the README's second command).
+# Builds blotquant and runs the whole test suite (the README's second command):
+# once as released, then once more built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (memory errors, leaks, undefined behaviour: any
+# finding fails the run).
 # The report test opens index.html in headless Chromium: Debian's chromium is
 # installed here if it is missing (it is needed only by the tests).
 set -e
@@ -14,3 +17,10 @@ export BQ_REQUIRE_CHROMIUM=1
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure
+
+echo "== the same tests under AddressSanitizer + UndefinedBehaviorSanitizer =="
+cmake -S . -B build-san -DBQ_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    >/dev/null
+cmake --build build-san -j"$(nproc)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-san --output-on-failure
