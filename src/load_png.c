@@ -275,6 +275,11 @@ bq_write_error(struct bq_error *err, const char *path, int e)
     case ENOSPC:
         return bq_error_set(err, BQ_ERR_IO, "cannot write %s: the disk is full",
                             path);
+    case EFBIG:
+        return bq_error_set(err, BQ_ERR_IO,
+                            "cannot write %s: larger than the file size "
+                            "limit (ulimit -f) or the file system allows",
+                            path);
     case ENOTDIR:
         return bq_error_set(err, BQ_ERR_IO,
                             "cannot write %s: part of this path is a file, "

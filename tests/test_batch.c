@@ -251,6 +251,44 @@ test_experiment_command(void **state)
     assert_int_equal(run(cmd), 1);
 }
 
+/* A second run into the same output folder is refused while the first
+ * holds it; a file size limit (a full disk) costs error messages, not the
+ * process: nothing half-written is left, and the tables that fit are
+ * whole. */
+static void
+test_lock_and_full_disk(void **state)
+{
+    char cmd[8192], path[2048];
+    (void)state;
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s/out8' && rm -f '%s/ready' && "
+             "(flock '%s/out8/.blotquant.lock' sh -c 'touch \"%s/ready\"; "
+             "sleep 5' &) && "
+             "while [ ! -e '%s/ready' ]; do sleep 0.05; done && " BQ
+             " batch '%s' -o '%s/out8' -q",
+             base, base, base, base, base, root, base);
+    assert_int_equal(run(cmd), 1);
+    snprintf(path, sizeof path, "%s/err.txt", base);
+    assert_true(file_contains(path, "in use by another blotquant run"));
+    snprintf(path, sizeof path, "%s/out8/summary.csv", base);
+    assert_false(bq_test_exists(path));
+
+    /* 300 kB per file at most: the CSVs fit, the report pages do not */
+    snprintf(cmd, sizeof cmd,
+             "sh -c 'ulimit -f 300; exec " BQ " batch \"%s\" -o \"%s/out9\" "
+             "-q'",
+             root, base);
+    assert_int_equal(run(cmd), 1);
+    snprintf(path, sizeof path, "%s/err.txt", base);
+    assert_true(file_contains(path, "report.png"));
+    snprintf(cmd, sizeof cmd,
+             "test -z \"$(find '%s/out9' -name '*.tmp*')\" && "
+             "cmp '%s/out1/a/ratios.csv' '%s/out9/a/ratios.csv' && "
+             "cmp '%s/out1/a/summary.csv' '%s/out9/a/summary.csv'",
+             base, base, base, base, base);
+    assert_int_equal(bq_test_run(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -260,6 +298,7 @@ main(void)
         cmocka_unit_test(test_jobs_give_identical_csvs),
         cmocka_unit_test(test_rerun_completes),
         cmocka_unit_test(test_experiment_command),
+        cmocka_unit_test(test_lock_and_full_disk),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -4,6 +4,8 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,7 +407,8 @@ run_batch(int argc, char **argv, int single)
     struct bq_exp_summary *sums = NULL;
     const char *root = NULL, *outdir = NULL;
     char skip[4096] = "";
-    int jobs = 0, quiet = 0, failed_writes = 0, rc = 0, overlay = 1, report = 1;
+    int jobs = 0, quiet = 0, failed_writes = 0, rc = 0, overlay = 1, report = 1,
+        lock_fd = -1;
     char dst[4096], options[1024] = "";
     FILE *f;
     pthread_t th[64];
@@ -491,6 +494,29 @@ run_batch(int argc, char **argv, int single)
         fprintf(stderr, "blotquant: cannot create the output folder %s: %s\n",
                 outdir, strerror(errno));
         return 1;
+    }
+    /* One run per output folder at a time: a second run into the same
+     * folder would interleave its files with ours. The lock goes with the
+     * process, also when it is killed. */
+    {
+        char lp[4200];
+        snprintf(lp, sizeof lp, "%s/.blotquant.lock", outdir);
+        lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lock_fd < 0) {
+            fprintf(stderr,
+                    "blotquant: cannot write in the output folder "
+                    "%s: %s\n",
+                    outdir, strerror(errno));
+            return 1;
+        }
+        if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            fprintf(stderr,
+                    "blotquant: %s is in use by another blotquant run "
+                    "(%s); wait for it to finish or write elsewhere\n",
+                    outdir, lp);
+            close(lock_fd);
+            return 1;
+        }
     }
     {
         /* do not search the output folder if it lies under ROOT */
@@ -713,6 +739,8 @@ out:
     free(sums);
     free(r.exps);
     free(r.jobs);
+    if (lock_fd >= 0)
+        close(lock_fd); /* releases the lock */
     return rc;
 }
 

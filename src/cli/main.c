@@ -1,5 +1,6 @@
 /* blotquant command line: the only code that prints or exits. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +357,9 @@ cmd_version(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+    /* A file size limit (ulimit -f) must make a write fail with a message,
+     * not kill the process with the night's results unwritten. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;
