@@ -1426,16 +1426,15 @@ draw_profiles(struct ctx *c, struct bq_error *err)
                      job.buf + plots[i].off);
     if (skipped)
         snprintf(caption, sizeof caption,
-                 "Lane profiles (%zu more lanes not plotted: see the CSV): "
-                 "mean over the central half of each lane, strip top "
-                 "\u2192 bottom; shaded: bands; solid: local baseline; dashed: "
-                 "zero",
+                 "Lane profiles, top \u2192 bottom (%zu more lanes: see the "
+                 "CSV) \u00b7 shaded: bands \u00b7 solid: local baseline "
+                 "\u00b7 dashed: zero",
                  skipped);
     else
         snprintf(caption, sizeof caption,
-                 "Lane profiles: mean signal over the central half of each "
-                 "lane, strip top \u2192 bottom (left \u2192 right); shaded: "
-                 "band extents; solid: local baseline; dashed: zero");
+                 "Lane profiles (mean of each lane's central half), top "
+                 "\u2192 bottom \u00b7 shaded: bands \u00b7 solid: local "
+                 "baseline \u00b7 dashed: zero");
     text_at(c, caption, MARGIN, g->profiles_y + 4, 13, 0, TEXT_RGB);
     free(job.buf);
     free(plots);
