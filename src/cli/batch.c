@@ -267,6 +267,38 @@ write_combined(FILE *f, const struct run *r, const struct bq_exp_summary *s,
     return ferror(f) ? BQ_ERR_IO : BQ_OK;
 }
 
+/* Removes what an interrupted run left in DIR and below: temporary files
+ * (".NAME.tmp", ".NAME.tmp.PID"; a run holding the folder's lock owns all
+ * of them, so any found now are stale). Returns how many. */
+static size_t
+remove_stale(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+
+    if (!d)
+        return 0;
+    while ((de = readdir(d)) != NULL) {
+        char p[4200];
+        struct stat st;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (lstat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth < 8 && de->d_name[0] != '.')
+                n += remove_stale(p, depth + 1);
+        } else if (S_ISREG(st.st_mode) && de->d_name[0] == '.' &&
+                   strstr(de->d_name, ".tmp") && unlink(p) == 0) {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
 /* "ERK1/2" -> "ERK1_2": a target's name as part of a file name. */
 static void
 file_word(const char *s, char *out, size_t n)
@@ -517,6 +549,7 @@ run_batch(int argc, char **argv, int single)
             close(lock_fd);
             return 1;
         }
+        remove_stale(outdir, 0);
     }
     {
         /* do not search the output folder if it lies under ROOT */
