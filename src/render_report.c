@@ -406,8 +406,10 @@ bq_render_report(const char *png_path, const struct bq_manifest *m,
 
     if (!png_path || !m || !res || !s)
         return bq_error_set(err, BQ_ERR_INVALID, "report: nothing to draw");
-    /* draw once to learn the height, then replay onto the page */
-    rec = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, NULL);
+    /* draw once onto a 1x1 surface to learn the height (everything is
+     * clipped away, so it costs little), then onto the page itself: no
+     * recording of the whole page is kept */
+    rec = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1);
     c = cairo_create(rec);
     h = page(c, m, res, s, info);
     cairo_destroy(c);
@@ -417,8 +419,7 @@ bq_render_report(const char *png_path, const struct bq_manifest *m,
     c = cairo_create(img);
     rgb(c, 0xFFFFFFu);
     cairo_paint(c);
-    cairo_set_source_surface(c, rec, 0, 0);
-    cairo_paint(c);
+    page(c, m, res, s, info);
     if (cairo_status(c) != CAIRO_STATUS_SUCCESS) {
         st = bq_error_set(err, BQ_ERR_RENDER, "report %s: %s", png_path,
                           cairo_status_to_string(cairo_status(c)));
