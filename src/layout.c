@@ -108,7 +108,7 @@ half_max(const double *c, long ipk, long lim_l, long lim_r, double *xc,
  * kept, or empty lanes are added on the side with room. */
 static void
 find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
-           int hint, double thr, struct lanefit *lf)
+           int hint, double thr, int extend, struct lanefit *lf)
 {
     double cand[256], ch[256], sp[256], pitch, pos[256];
     int emp[256];
@@ -282,6 +282,60 @@ measure:
             if (lf->empty[k] || lf->w[k] <= 0 ||
                 (pitch > 0 && lf->w[k] > 1.2 * pitch))
                 lf->w[k] = med;
+    }
+    /* A lane one pitch beyond either end that the compressed prominence
+     * missed (it stands on what the background left, or beside a bright
+     * neighbour): taken if the plain profile shows a peak there at least
+     * a third as high as the median lane, about as wide, with a valley
+     * between it and the end lane. */
+    if (extend && pitch > 0 && lf->n >= 3 && hint <= 0) {
+        double hs[256], hmed, wmed;
+        size_t nh = 0;
+        for (size_t k = 0; k < lf->n; k++)
+            if (!lf->empty[k])
+                hs[nh++] = interp(c, w, lf->x[k]);
+        if (nh < 3)
+            return;
+        hmed = bq_select_d(hs, nh, 0.5);
+        for (size_t k = 0, nw = 0; k < lf->n; k++)
+            if (!lf->empty[k])
+                hs[nw++] = lf->w[k];
+        wmed = bq_select_d(hs, nh, 0.5);
+        for (int side = 0; side < 2 && lf->n < 255; side++) {
+            double end = side ? lf->x[lf->n - 1] : lf->x[0];
+            double want = end + (side ? pitch : -pitch), xc, wd, vmin;
+            long a = (long)floor(want - 0.25 * pitch),
+                 b = (long)ceil(want + 0.25 * pitch), ipk = -1;
+            if (a < 0 || b >= (long)w)
+                continue;
+            for (long i = a; i <= b; i++)
+                if (ipk < 0 || c[i] > c[ipk])
+                    ipk = i;
+            if (ipk <= a || ipk >= b || c[ipk] < hmed / 3)
+                continue;
+            vmin = c[ipk];
+            for (long i = side ? (long)end : ipk; i <= (side ? ipk : (long)end);
+                 i++)
+                vmin = c[i] < vmin ? c[i] : vmin;
+            if (vmin > 0.7 * fmin(c[ipk], interp(c, w, end)))
+                continue;
+            if (half_max(c, ipk, a, b, &xc, &wd) != 0 || wd < 0.6 * wmed ||
+                wd > 1.5 * wmed)
+                continue;
+            if (side) {
+                lf->x[lf->n] = xc;
+                lf->w[lf->n] = wd;
+                lf->empty[lf->n] = 0;
+            } else {
+                memmove(lf->x + 1, lf->x, lf->n * sizeof *lf->x);
+                memmove(lf->w + 1, lf->w, lf->n * sizeof *lf->w);
+                memmove(lf->empty + 1, lf->empty, lf->n * sizeof *lf->empty);
+                lf->x[0] = xc;
+                lf->w[0] = wd;
+                lf->empty[0] = 0;
+            }
+            lf->n++;
+        }
     }
 }
 
@@ -533,7 +587,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         /* no hint here: a run may show only a few lanes (a ladder row);
          * padding it to the hinted count would invent lanes off the
          * membrane. The hint applies to whole strips below. */
-        find_lanes(segs[k].c, segs[k].cc, w, xa, xb, 0, LANE_PROMINENCE, lf);
+        find_lanes(segs[k].c, segs[k].cc, w, xa, xb, 0, LANE_PROMINENCE, 0, lf);
         segs[k].pitch = lf->pitch;
         segs[k].nl = lf->n;
         for (size_t i = 0; i < lf->n; i++)
@@ -648,7 +702,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                 sc[x] += segs[k].c[x];
             }
         signal_extent(scc, w, 0.5 * LANE_PROMINENCE, &xa, &xb);
-        find_lanes(sc, scc, w, xa, xb, opts->lanes, LANE_PROMINENCE, lf);
+        find_lanes(sc, scc, w, xa, xb, opts->lanes, LANE_PROMINENCE, 1, lf);
         if (lf->n == 0)
             single_lane(sc, xa, xb, lf);
         /* vertical extent: halfway to the neighbouring strips */
