@@ -603,9 +603,9 @@ map_lanes(const struct bq_manifest *m, const struct bq_analysis *a,
  * (map_lanes). If they do not match, the analysis is run again with the
  * manifest's count as a hint, and that is accepted only if every sample
  * and ladder lane of the manifest then shows a band (a lane the hint
- * invented shows none). On success A, *LANE_OF and *SKIP (new arrays, caller frees) are
- * filled and *HINTED says whether the hint was needed; returns 1. Returns
- * 0 with *FOUND = lanes seen (A holds the first analysis) or -1 with E
+ * invented shows none). On success A, *LANE_OF and *SKIP (new arrays, caller
+ * frees) are filled and *HINTED says whether the hint was needed; returns 1.
+ * Returns 0 with *FOUND = lanes seen (A holds the first analysis) or -1 with E
  * filled if the analysis itself failed. */
 static int
 analyze_lanes(const struct bq_image *img, const struct bq_analysis_opts *ao,
@@ -1447,9 +1447,8 @@ bq_exp_summary_fini(struct bq_exp_summary *s)
 
 /* ---- CSV ---- */
 
-/* Writes S as one CSV field, quoted when it holds , " or a line break. */
-static void
-csv_str(FILE *f, const char *s)
+void
+bq_csv_field(FILE *f, const char *s)
 {
     if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, f);
@@ -1470,6 +1469,15 @@ csv_num(FILE *f, double v)
 {
     if (isfinite(v))
         fprintf(f, "%.6g", v);
+}
+
+void
+bq_csv_numbers(FILE *f, const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        csv_num(f, v[i]);
+        fputc(',', f);
+    }
 }
 
 static void
@@ -1501,14 +1509,14 @@ static void
 csv_condition(FILE *f, const struct bq_manifest *m, size_t lane)
 {
     char buf[32];
-    csv_str(f, lane_label(m, lane, buf, sizeof buf));
+    bq_csv_field(f, lane_label(m, lane, buf, sizeof buf));
     fputc(',', f);
     if (lane < m->nlanes && m->lanes[lane].agent[0]) {
-        csv_str(f, m->lanes[lane].agent);
+        bq_csv_field(f, m->lanes[lane].agent);
         fputc(',', f);
         csv_num(f, m->lanes[lane].dose);
         fputc(',', f);
-        csv_str(f, m->lanes[lane].unit);
+        bq_csv_field(f, m->lanes[lane].unit);
     } else {
         fputs(",,", f);
     }
@@ -1529,40 +1537,31 @@ bq_write_ratios_csv(FILE *f, const struct bq_manifest *m,
             continue;
         for (size_t k = 0; k < res[i].nrows; k++) {
             const struct bq_lane_ratio *lr = &res[i].rows[k];
-            csv_str(f, m->name);
+            bq_csv_field(f, m->name);
             fputc(',', f);
-            csv_str(f, b->name);
+            bq_csv_field(f, b->name);
             fputc(',', f);
-            csv_str(f, b->target);
+            bq_csv_field(f, b->target);
             fprintf(f, ",%s,%d,%zu,", bq_part_name(lr->part), b->replicate,
                     lr->lane + 1);
             csv_condition(f, m, lr->lane);
             fprintf(f, ",%d,", lr->lane == (m->nlanes ? m->control : 0));
-            csv_num(f, lr->phospho);
-            fputc(',', f);
-            csv_num(f, lr->total);
-            fputc(',', f);
-            csv_num(f, lr->loading);
-            fputc(',', f);
-            if (res[i].has_loading)
-                csv_str(f, b->loading_name);
-            fputc(',', f);
-            csv_num(f, lr->ratio);
-            fputc(',', f);
-            csv_num(f, lr->ratio_se);
-            fputc(',', f);
-            csv_num(f, lr->fold_change);
-            fputc(',', f);
-            csv_num(f, lr->phospho_per_loading);
-            fputc(',', f);
-            csv_num(f, lr->total_per_loading);
-            fputc(',', f);
-            csv_num(f, lr->phospho_snr);
-            fputc(',', f);
-            csv_num(f, lr->total_snr);
-            fputc(',', f);
-            csv_num(f, lr->loading_snr);
-            fputc(',', f);
+            {
+                const double v1[] = {lr->phospho, lr->total, lr->loading};
+                const double v2[] = {lr->ratio,
+                                     lr->ratio_se,
+                                     lr->fold_change,
+                                     lr->phospho_per_loading,
+                                     lr->total_per_loading,
+                                     lr->phospho_snr,
+                                     lr->total_snr,
+                                     lr->loading_snr};
+                bq_csv_numbers(f, v1, 3);
+                if (res[i].has_loading)
+                    bq_csv_field(f, b->loading_name);
+                fputc(',', f);
+                bq_csv_numbers(f, v2, 8);
+            }
             csv_flags(f, lr->flags);
             fputc('\n', f);
         }
@@ -1582,17 +1581,17 @@ bq_write_blots_csv(FILE *f, const struct bq_manifest *m,
     for (size_t i = 0; i < m->nblots; i++) {
         const struct bq_mblot *b = &m->blots[i];
         const struct bq_blot_result *r = &res[i];
-        csv_str(f, m->name);
+        bq_csv_field(f, m->name);
         fputc(',', f);
-        csv_str(f, b->name);
+        bq_csv_field(f, b->name);
         fputc(',', f);
-        csv_str(f, b->target);
+        bq_csv_field(f, b->target);
         fprintf(f, ",%d,", b->replicate);
-        csv_str(f, b->phospho.name);
+        bq_csv_field(f, b->phospho.name);
         fputc(',', f);
-        csv_str(f, b->total.name);
+        bq_csv_field(f, b->total.name);
         fputc(',', f);
-        csv_str(f, b->loading.name);
+        bq_csv_field(f, b->loading.name);
         fprintf(f, ",%s,", r->status == BQ_OK ? "ok" : "failed");
         if (r->reg_total.score > 0)
             fprintf(f, "%.2f,%.2f,%.3f,%.1f,", r->reg_total.dx, r->reg_total.dy,
@@ -1605,7 +1604,7 @@ bq_write_blots_csv(FILE *f, const struct bq_manifest *m,
         csv_num(f, r->band_kda);
         fprintf(f, ",%d,", r->doublet);
         if (r->status != BQ_OK) {
-            csv_str(f, r->error);
+            bq_csv_field(f, r->error);
         } else if (r->hinted || r->note[0]) {
             char note[512] = "";
             if (r->hinted)
@@ -1615,7 +1614,7 @@ bq_write_blots_csv(FILE *f, const struct bq_manifest *m,
                          r->lanes_found, r->nlanes, r->note[0] ? "; " : "");
             snprintf(note + strlen(note), sizeof note - strlen(note), "%s",
                      r->note);
-            csv_str(f, note);
+            bq_csv_field(f, note);
         }
         fputc('\n', f);
     }
@@ -1642,31 +1641,20 @@ bq_write_summary_csv(FILE *f, const struct bq_manifest *m,
               f);
     for (size_t i = 0; i < s->nconds; i++) {
         const struct bq_condition *c = &s->conds[i];
-        csv_str(f, m->name);
+        bq_csv_field(f, m->name);
         fputc(',', f);
-        csv_str(f, m->blots[c->blot0].target);
+        bq_csv_field(f, m->blots[c->blot0].target);
         fprintf(f, ",%s,", bq_part_name(c->part));
         csv_condition(f, m, c->lane);
         fprintf(f, ",%d,%zu,", c->lane == (m->nlanes ? m->control : 0),
                 c->fc.n);
-        csv_num(f, c->fc.mean);
-        fputc(',', f);
-        csv_num(f, c->fc.sd);
-        fputc(',', f);
-        csv_num(f, c->fc.sem);
-        fputc(',', f);
-        csv_num(f, c->fc.ci_low);
-        fputc(',', f);
-        csv_num(f, c->fc.ci_high);
-        fputc(',', f);
-        csv_num(f, c->t);
-        fputc(',', f);
-        csv_num(f, c->df);
-        fputc(',', f);
-        csv_num(f, c->p);
-        fputc(',', f);
-        csv_num(f, c->p_holm);
-        fprintf(f, ",%s,", stars(c->p_holm));
+        {
+            const double v[] = {c->fc.mean,   c->fc.sd,      c->fc.sem,
+                                c->fc.ci_low, c->fc.ci_high, c->t,
+                                c->df,        c->p,          c->p_holm};
+            bq_csv_numbers(f, v, 9);
+        }
+        fprintf(f, "%s,", stars(c->p_holm));
         csv_flags(f, c->flags);
         fputc('\n', f);
     }
@@ -1686,42 +1674,28 @@ bq_write_doseresponse_csv(FILE *f, const struct bq_manifest *m,
         const struct bq_dose_fit *d = &s->fits[i];
         const struct bq_hill_fit *h = &d->fit;
         const struct bq_mlane *ml = &m->lanes[d->lane];
-        csv_str(f, m->name);
+        bq_csv_field(f, m->name);
         fputc(',', f);
-        csv_str(f, m->blots[d->blot0].target);
+        bq_csv_field(f, m->blots[d->blot0].target);
         fprintf(f, ",%s,", bq_part_name(d->part));
-        csv_str(f, ml->agent);
+        bq_csv_field(f, ml->agent);
         fputc(',', f);
-        csv_str(f, ml->unit);
+        bq_csv_field(f, ml->unit);
         fprintf(f, ",%zu,", d->ndoses);
         if (d->fitted) {
+            const double v[] = {h->bottom,        h->top,
+                                h->ec50,          h->ec50_ci_low,
+                                h->ec50_ci_high,  h->log10_ec50,
+                                h->log10_ec50_se, h->hill,
+                                h->hill_se,       h->r2,
+                                h->rmse};
             fprintf(f, "%zu,", h->n);
-            csv_num(f, h->bottom);
-            fputc(',', f);
-            csv_num(f, h->top);
-            fputc(',', f);
-            csv_num(f, h->ec50);
-            fputc(',', f);
-            csv_num(f, h->ec50_ci_low);
-            fputc(',', f);
-            csv_num(f, h->ec50_ci_high);
-            fputc(',', f);
-            csv_num(f, h->log10_ec50);
-            fputc(',', f);
-            csv_num(f, h->log10_ec50_se);
-            fputc(',', f);
-            csv_num(f, h->hill);
-            fputc(',', f);
-            csv_num(f, h->hill_se);
-            fputc(',', f);
-            csv_num(f, h->r2);
-            fputc(',', f);
-            csv_num(f, h->rmse);
-            fprintf(f, ",%d,", h->converged);
+            bq_csv_numbers(f, v, 11);
+            fprintf(f, "%d,", h->converged);
         } else {
             fputs(",,,,,,,,,,,,,0,", f);
         }
-        csv_str(f, d->note);
+        bq_csv_field(f, d->note);
         fputc('\n', f);
     }
     return ferror(f) ? BQ_ERR_IO : BQ_OK;

@@ -10,23 +10,6 @@
 
 #include "chart_internal.h"
 
-/* Writes S as one CSV field, quoted when it holds , " or a line break. */
-static void
-csv_str(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 /* 1 if blot T0 is the first successful blot of its target. */
 static int
 first_of_target(const struct bq_manifest *m, const struct bq_blot_result *res,
@@ -108,13 +91,13 @@ bq_write_prism_csv(FILE *f, const struct bq_manifest *m,
                     snprintf(head, sizeof head, "%s (%s) rep%zu", name,
                              bq_part_name((enum bq_part)part), k + 1);
                 fputc(',', f);
-                csv_str(f, head);
+                bq_csv_field(f, head);
             }
         }
     }
     fputc('\n', f);
     for (size_t c = 0; c < ncond; c++) {
-        csv_str(f, bq_chart_lane_label(m, cond[c], b1, sizeof b1));
+        bq_csv_field(f, bq_chart_lane_label(m, cond[c], b1, sizeof b1));
         for (size_t t0 = 0; t0 < m->nblots; t0++) {
             size_t n;
             if (!first_of_target(m, res, t0))

@@ -21,25 +21,11 @@
 
 static char root[1024], base[1024];
 
-/* Runs CMD, stderr into BASE/err.txt; returns the exit code. */
+/* Runs CMD, its output into BASE/out.txt and err.txt. */
 static int
 run(const char *cmd)
 {
-    char full[4096];
-    snprintf(full, sizeof full, "%s 2>'%s/err.txt' >'%s/out.txt'", cmd, base,
-             base);
-    return bq_test_run(full);
-}
-
-/* Returns the contents of PATH (caller frees), or NULL. */
-
-static int
-file_contains(const char *path, const char *text)
-{
-    char *s = bq_test_slurp(path);
-    int hit = s && strstr(s, text);
-    free(s);
-    return hit;
+    return bq_test_run_in(base, cmd);
 }
 
 static int
@@ -76,27 +62,27 @@ test_batch_tree(void **state)
     assert_int_equal(run(cmd), 1);
     /* the good experiment is complete */
     snprintf(path, sizeof path, "%s/out1/a/summary.csv", base);
-    assert_true(file_contains(path, "eltrombopag"));
+    assert_true(bq_test_file_contains(path, "eltrombopag"));
     snprintf(path, sizeof path, "%s/out1/a/doseresponse.csv", base);
-    assert_true(file_contains(path, "hetrombopag"));
+    assert_true(bq_test_file_contains(path, "hetrombopag"));
     /* the name-paired one too, but for the damaged scan */
     snprintf(path, sizeof path, "%s/out1/lab/c/ratios.csv", base);
-    assert_true(file_contains(path, "pSTAT3_rep1"));
-    assert_false(file_contains(path, "pAKT_rep1"));
+    assert_true(bq_test_file_contains(path, "pSTAT3_rep1"));
+    assert_false(bq_test_file_contains(path, "pAKT_rep1"));
     /* errors.csv: one row per failure, naming the line and the file */
     snprintf(path, sizeof path, "%s/out1/errors.csv", base);
-    assert_true(file_contains(path, "lab/b,,"));
-    assert_true(file_contains(path, "line 13: control 'vehicel'"));
-    assert_true(file_contains(path, "lab/c,pAKT_rep1,"));
-    assert_true(file_contains(path, "pAKT_rep1.tif"));
+    assert_true(bq_test_file_contains(path, "lab/b,,"));
+    assert_true(bq_test_file_contains(path, "line 13: control 'vehicel'"));
+    assert_true(bq_test_file_contains(path, "lab/c,pAKT_rep1,"));
+    assert_true(bq_test_file_contains(path, "pAKT_rep1.tif"));
     snprintf(path, sizeof path, "%s/err.txt", base);
-    assert_true(file_contains(path, "vehicel"));
+    assert_true(bq_test_file_contains(path, "vehicel"));
     /* not a terminal: no progress line */
-    assert_false(file_contains(path, "\r"));
+    assert_false(bq_test_file_contains(path, "\r"));
     /* the combined summary holds both experiments */
     snprintf(path, sizeof path, "%s/out1/summary.csv", base);
-    assert_true(file_contains(path, "TPO-receptor agonists"));
-    assert_true(file_contains(path, "\nc,"));
+    assert_true(bq_test_file_contains(path, "TPO-receptor agonists"));
+    assert_true(bq_test_file_contains(path, "\nc,"));
 }
 
 /* Dark pixels (every channel below 100) in the band between the header
@@ -244,7 +230,7 @@ test_experiment_command(void **state)
              base, base);
     assert_int_equal(bq_test_run(cmd), 0);
     snprintf(path, sizeof path, "%s/out3/errors.csv", base);
-    assert_true(file_contains(path, "experiment,blot,message\n"));
+    assert_true(bq_test_file_contains(path, "experiment,blot,message\n"));
     /* usage errors */
     assert_int_equal(run(BQ " experiment"), 2);
     snprintf(cmd, sizeof cmd, BQ " batch '%s'", root);
@@ -272,7 +258,7 @@ test_lock_and_full_disk(void **state)
              base, base, base, base, base, root, base);
     assert_int_equal(run(cmd), 1);
     snprintf(path, sizeof path, "%s/err.txt", base);
-    assert_true(file_contains(path, "in use by another blotquant run"));
+    assert_true(bq_test_file_contains(path, "in use by another blotquant run"));
     snprintf(path, sizeof path, "%s/out8/summary.csv", base);
     assert_false(bq_test_exists(path));
 
@@ -283,7 +269,7 @@ test_lock_and_full_disk(void **state)
              root, base);
     assert_int_equal(run(cmd), 1);
     snprintf(path, sizeof path, "%s/err.txt", base);
-    assert_true(file_contains(path, "report.png"));
+    assert_true(bq_test_file_contains(path, "report.png"));
     snprintf(cmd, sizeof cmd,
              "test -z \"$(find '%s/out9' -name '*.tmp*')\" && "
              "cmp '%s/out1/a/ratios.csv' '%s/out9/a/ratios.csv' && "

@@ -16,31 +16,20 @@
 
 static char dir[1024];
 
-/* Runs CMD with stderr captured into DIR/err.txt; returns the exit code. */
+/* Runs CMD, its output into DIR/out.txt and err.txt. */
 static int
 run(const char *cmd)
 {
-    char full[4096];
-    snprintf(full, sizeof full, "%s 2>'%s/err.txt' >'%s/out.txt'", cmd, dir,
-             dir);
-    return bq_test_run(full);
+    return bq_test_run_in(dir, cmd);
 }
 
 /* Returns 1 if DIR/NAME contains TEXT. */
 static int
 contains(const char *name, const char *text)
 {
-    char path[1200], buf[65536];
-    FILE *f;
-    size_t n;
+    char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    f = fopen(path, "r");
-    if (!f)
-        return 0;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return strstr(buf, text) != NULL;
+    return bq_test_file_contains(path, text);
 }
 
 static int

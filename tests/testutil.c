@@ -210,3 +210,21 @@ __lsan_default_suppressions(void)
 {
     return "leak:libfontconfig\n";
 }
+
+int
+bq_test_run_in(const char *dir, const char *cmd)
+{
+    char full[8192];
+    snprintf(full, sizeof full, "%s 2>'%s/err.txt' >'%s/out.txt'", cmd, dir,
+             dir);
+    return bq_test_run(full);
+}
+
+int
+bq_test_file_contains(const char *path, const char *text)
+{
+    char *s = bq_test_slurp(path);
+    int hit = s && strstr(s, text);
+    free(s);
+    return hit;
+}

@@ -17,6 +17,13 @@ int bq_test_run(const char *cmd);
 /* Median and given quantile (0..1) of N doubles; sorts A in place. */
 double bq_test_quantile(double *a, size_t n, double q);
 
+/* Runs CMD with its stdout in DIR/out.txt and stderr in DIR/err.txt;
+ * returns the exit code (or -1). */
+int bq_test_run_in(const char *dir, const char *cmd);
+
+/* 1 if the file PATH contains TEXT, else 0 (also if it cannot be read). */
+int bq_test_file_contains(const char *path, const char *text);
+
 /* The contents of PATH as a new string (caller frees), or NULL. */
 char *bq_test_slurp(const char *path);
 

@@ -151,6 +151,12 @@ enum bq_status bq_write_doseresponse_csv(FILE *f, const struct bq_manifest *m,
                                          const struct bq_exp_summary *s,
                                          int header);
 
+/* CSV fields as every table writes them: BQ_CSV_FIELD quotes S when it
+ * holds , " or a line break; BQ_CSV_NUMBERS writes V[0..n) each followed
+ * by a comma, "%.6g", empty for NaN/Inf (a missing value). */
+void bq_csv_field(FILE *f, const char *s);
+void bq_csv_numbers(FILE *f, const double *v, size_t n);
+
 /* "", "sum", "upper" or "lower". */
 const char *bq_part_name(enum bq_part p);
 

@@ -197,22 +197,6 @@ table_close(FILE *f, enum bq_status st, const char *dst)
     return bq_cli_commit_atomic(f, dst) != 0 ? bq_cli_fail_write(dst) : 0;
 }
 
-static void
-csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static enum bq_status
 write_errors(FILE *f, const struct run *r)
 {
@@ -220,21 +204,21 @@ write_errors(FILE *f, const struct run *r)
     for (size_t i = 0; i < r->nexp; i++) {
         const struct exp *e = &r->exps[i];
         if (!e->ok) {
-            csv_field(f, e->rel[0] ? e->rel : ".");
+            bq_csv_field(f, e->rel[0] ? e->rel : ".");
             fputs(",,", f);
-            csv_field(f, e->error);
+            bq_csv_field(f, e->error);
             fputc('\n', f);
             continue;
         }
         for (size_t b = 0; b < e->m.nblots; b++)
             if (e->res[b].status != BQ_OK || e->res[b].note[0]) {
                 /* a failed blot, or one whose overlay is missing */
-                csv_field(f, e->rel[0] ? e->rel : ".");
+                bq_csv_field(f, e->rel[0] ? e->rel : ".");
                 fputc(',', f);
-                csv_field(f, e->m.blots[b].name);
+                bq_csv_field(f, e->m.blots[b].name);
                 fputc(',', f);
-                csv_field(f, e->res[b].status != BQ_OK ? e->res[b].error
-                                                       : e->res[b].note);
+                bq_csv_field(f, e->res[b].status != BQ_OK ? e->res[b].error
+                                                          : e->res[b].note);
                 fputc('\n', f);
             }
     }
