@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "blotquant/blotfile.h"
 #include "blotquant/render.h"
 #include "util.h"
 
@@ -676,44 +677,15 @@ analyze_lanes(const struct bq_image *img, const struct bq_analysis_opts *ao,
 
 static const char *const role_name[BQ_NROLES] = {"phospho", "total", "loading"};
 
-/* NAME with every character but letters, digits, '.', '-' and '_' made
- * '_' (and a leading '.' too: no hidden files), into OUT of N bytes. */
-static void
-file_safe(const char *name, char *out, size_t n)
-{
-    size_t k = 0;
-
-    for (; *name && k + 1 < n; name++, k++) {
-        unsigned char ch = (unsigned char)*name;
-        out[k] = (char)((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                                (ch >= '0' && ch <= '9') || ch == '-' ||
-                                ch == '_' || (ch == '.' && k > 0)
-                            ? ch
-                            : '_');
-    }
-    out[k] = '\0';
-}
-
 /* The overlay file name of scan ROLE of blot BI of M, into OUT of N bytes:
- * "<blot>_<role>.overlay.png", with "-<BI + 1>" after the blot's name if
- * an earlier blot's name comes out the same. */
+ * "<blot>_<role>.overlay.png" (bq_blot_file_name). */
 static void
 overlay_name(const struct bq_manifest *m, size_t bi, int role, char *out,
              size_t n)
 {
-    char mine[64], other[64];
-    int clash = 0;
-
-    file_safe(m->blots[bi].name, mine, sizeof mine);
-    for (size_t j = 0; j < bi && !clash; j++) {
-        file_safe(m->blots[j].name, other, sizeof other);
-        clash = strcmp(mine, other) == 0;
-    }
-    if (clash)
-        snprintf(out, n, "%s-%zu_%s.overlay.png", mine, bi + 1,
-                 role_name[role]);
-    else
-        snprintf(out, n, "%s_%s.overlay.png", mine, role_name[role]);
+    char suffix[64];
+    snprintf(suffix, sizeof suffix, "_%s.overlay.png", role_name[role]);
+    bq_blot_file_name(m, bi, suffix, out, n);
 }
 
 /* Keeps the first note of RES. */

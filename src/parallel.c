@@ -1,8 +1,30 @@
 /* A minimal parallel-for over pthreads for the memory-bound image passes. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "parallel.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <unistd.h>
+
+unsigned
+bq_cpu_count(void)
+{
+    const char *env = getenv("BLOTQUANT_THREADS");
+    cpu_set_t set;
+    long c;
+
+    if (env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (!*end && v >= 1 && v <= 64)
+            return (unsigned)v;
+    }
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+    c = sysconf(_SC_NPROCESSORS_ONLN);
+    return c > 0 ? (unsigned)c : 1;
+}
 
 struct part {
     void (*fn)(void *ctx, size_t lo, size_t hi); /* the work */
@@ -27,10 +49,8 @@ bq_parallel_for(size_t n, unsigned nthreads,
     int started[8] = {0};
     unsigned k;
 
-    if (nthreads == 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        nthreads = c > 0 ? (unsigned)c : 1;
-    }
+    if (nthreads == 0)
+        nthreads = bq_cpu_count();
     if (nthreads > 8)
         nthreads = 8;
     if (nthreads > n)

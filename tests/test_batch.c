@@ -1,6 +1,7 @@
 /* `blotquant batch` and `experiment`: a folder tree with a good experiment,
  * a manifest with a mistake and name-paired scans with a damaged file;
- * errors.csv, exit codes, byte-identical results for any -j, re-runs. */
+ * errors.csv, exit codes, byte-identical results for any -j and for the
+ * workflow's stages run one by one, re-runs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,12 +43,12 @@ setup(void **state)
              "mkdir -p '%s/lab' && cp -r '%s/samples/experiment' '%s/a' && "
              "cp -r '%s/samples/experiment' '%s/lab/b' && "
              "sed -i 's/^control = vehicle/control = vehicel/' "
-             "'%s/lab/b/blotquant.ini' && "
-             EXPGEN " -o '%s/lab/c' --no-manifest --replicates 1 "
+             "'%s/lab/b/blotquant.ini' && " EXPGEN
+             " -o '%s/lab/c' --no-manifest --replicates 1 "
              ">/dev/null && head -c 3000 '%s/lab/c/pAKT_rep1.tif' > "
              "'%s/lab/c/t' && mv '%s/lab/c/t' '%s/lab/c/pAKT_rep1.tif'",
-             root, BQ_SOURCE_DIR, root, BQ_SOURCE_DIR, root, root, root,
-             root, root, root, root);
+             root, BQ_SOURCE_DIR, root, BQ_SOURCE_DIR, root, root, root, root,
+             root, root, root);
     return bq_test_run(cmd) == 0 ? 0 : -1;
 }
 
@@ -57,8 +58,7 @@ test_batch_tree(void **state)
     char cmd[4096], path[2048];
     (void)state;
 
-    snprintf(cmd, sizeof cmd, BQ " batch '%s' -o '%s/out1' -j 1", root,
-             base);
+    snprintf(cmd, sizeof cmd, BQ " batch '%s' -o '%s/out1' -j 1", root, base);
     assert_int_equal(run(cmd), 1);
     /* the good experiment is complete */
     snprintf(path, sizeof path, "%s/out1/a/summary.csv", base);
@@ -193,6 +193,83 @@ test_jobs_give_identical_csvs(void **state)
     assert_int_equal(bq_test_run(cmd), 0);
 }
 
+/* The workflow's stages run one by one, as Snakemake runs them (`list`,
+ * then `blot` for every blot, `experiment --from` for every experiment,
+ * `summary`), give every file batch gives, byte for byte; saved results
+ * that are missing, cut short or of another blot are errors of that blot. */
+static void
+test_stages_one_by_one(void **state)
+{
+    char cmd[8192], path[2048];
+    (void)state;
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && " BQ " list '%s' -o wf5 > plan.txt && "
+             "grep -c '^blot' plan.txt > nblots.txt && "
+             "while IFS='\t' read kind rel a b c; do "
+             "  d='%s'; o=wf5; "
+             "  [ \"$rel\" = . ] || { d=\"$d/$rel\"; o=\"$o/$rel\"; }; "
+             "  if [ $kind = blot ]; then "
+             "    " BQ " blot \"$d\" \"$a\" -o \"$o\" -q 2>/dev/null; "
+             "    [ $? -le 1 ] || exit 1; "
+             "  fi; "
+             "done < plan.txt && "
+             "while IFS='\t' read kind rel a b c; do "
+             "  d='%s'; o=wf5; "
+             "  [ \"$rel\" = . ] || { d=\"$d/$rel\"; o=\"$o/$rel\"; }; "
+             "  if [ $kind = experiment ] && [ $b = ok ]; then "
+             "    " BQ " experiment \"$d\" -o \"$o\" --from \"$o/blots\" -q "
+             "      2>/dev/null; [ $? -le 1 ] || exit 1; "
+             "  fi; "
+             "done < plan.txt && "
+             "{ " BQ " summary '%s' -o wf5 -q 2>/dev/null; [ $? -eq 1 ]; } && "
+             "diff -r -x blots -x '.*' out1 wf5",
+             base, root, root, root, root);
+    assert_int_equal(bq_test_run(cmd), 0);
+    /* 12 + 4 blots listed (lab/b: its manifest error) */
+    snprintf(path, sizeof path, "%s/nblots.txt", base);
+    assert_true(bq_test_file_contains(path, "16\n"));
+    snprintf(path, sizeof path, "%s/plan.txt", base);
+    assert_true(bq_test_file_contains(path, "experiment\tlab/b\t-\terror\t"));
+    assert_true(bq_test_file_contains(
+        path, "blot\ta\tpSTAT3 rep1\tpSTAT3_rep1.bqblot\t"));
+
+    /* a saved result missing, one cut short, one of another blot */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s/wf5/a/blots' && rm pAKT_rep2.bqblot && "
+             "head -c 5000 pERK_rep1.bqblot > t && mv t pERK_rep1.bqblot && "
+             "cp pSTAT3_rep1.bqblot pSTAT5_rep1.bqblot",
+             base);
+    assert_int_equal(bq_test_run(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             BQ " experiment '%s/a' -o '%s/wf5/a' --from '%s/wf5/a/blots' -q",
+             root, base, base);
+    assert_int_equal(run(cmd), 1);
+    snprintf(path, sizeof path, "%s/wf5/a/blots.csv", base);
+    assert_true(bq_test_file_contains(path, "has the blot stage run?"));
+    assert_true(bq_test_file_contains(path, "damaged blot result"));
+    assert_true(bq_test_file_contains(
+        path, "the result of blot 'pSTAT3 rep1', but the manifest's blot 2 "
+              "is 'pSTAT5 rep1'"));
+    snprintf(path, sizeof path, "%s/wf5/a/ratios.csv", base);
+    assert_true(bq_test_file_contains(path, "pSTAT3 rep1"));
+
+    /* usage: a blot that is not there, options where nothing is measured */
+    snprintf(cmd, sizeof cmd, BQ " blot '%s/a' 'pSTAT9 rep1' -o '%s/wf6'", root,
+             base);
+    assert_int_equal(run(cmd), 2);
+    snprintf(path, sizeof path, "%s/err.txt", base);
+    assert_true(bq_test_file_contains(path, "no blot 'pSTAT9 rep1'"));
+    assert_true(bq_test_file_contains(path, "'pERK rep3'"));
+    snprintf(cmd, sizeof cmd,
+             BQ " experiment '%s/a' -o '%s/wf6' --from '%s/wf6' "
+                "--background none",
+             root, base, base);
+    assert_int_equal(run(cmd), 2);
+    snprintf(cmd, sizeof cmd, BQ " summary '%s' -o '%s/wf6' --lanes 3", root,
+             base);
+    assert_int_equal(run(cmd), 2);
+}
+
 static void
 test_rerun_completes(void **state)
 {
@@ -207,8 +284,7 @@ test_rerun_completes(void **state)
     snprintf(cmd, sizeof cmd, BQ " batch '%s' -o '%s/out2' -q", root, base);
     assert_int_equal(run(cmd), 1);
     /* the stray temporary file of the interrupted run is gone */
-    snprintf(cmd, sizeof cmd, "test ! -e '%s/out2/a/.summary.csv.tmp.1'",
-             base);
+    snprintf(cmd, sizeof cmd, "test ! -e '%s/out2/a/.summary.csv.tmp.1'", base);
     assert_int_equal(bq_test_run(cmd), 0);
     snprintf(cmd, sizeof cmd, "diff -r '%s/out1' '%s/out2' >/dev/null", base,
              base);
@@ -235,8 +311,7 @@ test_experiment_command(void **state)
     assert_int_equal(run(BQ " experiment"), 2);
     snprintf(cmd, sizeof cmd, BQ " batch '%s'", root);
     assert_int_equal(run(cmd), 2);
-    snprintf(cmd, sizeof cmd, BQ " batch '%s/nothing' -o '%s/o4'", base,
-             base);
+    snprintf(cmd, sizeof cmd, BQ " batch '%s/nothing' -o '%s/o4'", base, base);
     assert_int_equal(run(cmd), 1);
 }
 
@@ -288,20 +363,21 @@ test_killed_run(void **state)
     (void)state;
     for (size_t k = 0; k < 3; k++) {
         char cmd[8192];
-        snprintf(cmd, sizeof cmd,
-                 "rm -rf '%s/outk' && (" BQ " batch '%s' -o '%s/outk' -q & "
-                 "p=$!; sleep %s; kill -9 $p; wait $p; true) && "
-                 "for f in $(find '%s/outk' -name '*.png'); do "
-                 "  tail -c 8 \"$f\" | grep -q IEND || exit 1; done && "
-                 "for f in $(find '%s/outk' -name '*.csv' -o -name '*.html'); do "
-                 "  [ \"$(tail -c 1 \"$f\" | od -An -c | tr -d ' ')\" = "
-                 "'\\n' ] || exit 1; done",
-                 base, root, base, when[k], base, base);
+        snprintf(
+            cmd, sizeof cmd,
+            "rm -rf '%s/outk' && (" BQ " batch '%s' -o '%s/outk' -q & "
+            "p=$!; sleep %s; kill -9 $p; wait $p; true) && "
+            "for f in $(find '%s/outk' -name '*.png'); do "
+            "  tail -c 8 \"$f\" | grep -q IEND || exit 1; done && "
+            "for f in $(find '%s/outk' -name '*.csv' -o -name '*.html'); do "
+            "  [ \"$(tail -c 1 \"$f\" | od -An -c | tr -d ' ')\" = "
+            "'\\n' ] || exit 1; done",
+            base, root, base, when[k], base, base);
         if (run(cmd) != 0)
             fail_msg("after a kill at %s s a file is not whole", when[k]);
         snprintf(cmd, sizeof cmd,
                  BQ " batch '%s' -o '%s/outk' -q; "
-                 "diff -r '%s/out1' '%s/outk' >/dev/null",
+                    "diff -r '%s/out1' '%s/outk' >/dev/null",
                  root, base, base, base);
         if (run(cmd) != 0)
             fail_msg("the re-run after a kill at %s s differs", when[k]);
@@ -315,6 +391,7 @@ main(void)
         cmocka_unit_test(test_batch_tree),
         cmocka_unit_test(test_overlays_per_scan),
         cmocka_unit_test(test_jobs_give_identical_csvs),
+        cmocka_unit_test(test_stages_one_by_one),
         cmocka_unit_test(test_rerun_completes),
         cmocka_unit_test(test_experiment_command),
         cmocka_unit_test(test_lock_and_full_disk),

@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include "blotquant/chart.h"
+#include "blotquant/blotfile.h"
 #include "blotquant/experiment.h"
 #include "blotquant/report.h"
 #include "cli.h"
+#include "../parallel.h"
 
 /* One experiment folder and its results. */
 struct exp {
@@ -27,6 +29,7 @@ struct exp {
     struct bq_blot_result *res; /* one per blot, owned */
     struct bq_exp_opts opts;    /* the run's, with this one's overlay_dir */
     char scans[4096];           /* OUT/<rel>/scans: the overlays */
+    char options[1024];         /* analysis options, for the report */
 };
 
 /* The work of one run, shared by the worker threads. */
@@ -398,50 +401,257 @@ write_report(const char *dir, const struct bq_manifest *m,
     return rc;
 }
 
-enum cmd_opt { B_OUT, B_JOBS, B_NO_OVERLAY, B_NO_REPORT, B_QUIET, B_HELP };
+/* The stages one command runs. `batch` is the blot, experiment and summary
+ * stages in one process; a workflow engine runs them as separate jobs
+ * (`list` tells it what there is), through the same functions. */
+enum mode {
+    M_BATCH,      /* every experiment under ROOT: measure, tables, top */
+    M_EXPERIMENT, /* one folder: measure (or read --from), its tables */
+    M_BLOT,       /* one blot of one folder: measure, save the result */
+    M_SUMMARY,    /* every experiment under ROOT: read, top tables, index */
+    M_LIST        /* every experiment and blot under ROOT, for an engine */
+};
 
-static const struct bq_cli_opt batch_opts[] = {
+enum cmd_opt {
+    B_OUT,
+    B_JOBS,
+    B_NO_OVERLAY,
+    B_NO_REPORT,
+    B_QUIET,
+    B_FROM,
+    B_HELP
+};
+
+/* Every option of the stage commands; each takes those its mode_info
+ * names (and the analysis options if it measures). */
+static const struct bq_cli_opt stage_opts[] = {
     {B_OUT, "-o", "--output", "DIR", "folder for the results (created)"},
     {B_JOBS, "-j", "--jobs", "N",
-     "blots analysed at once (default: the number of processors)"},
+     "blots analysed at once (default: the processors this process may use)"},
     {B_NO_OVERLAY, NULL, "--no-overlay", NULL,
-     "do not draw the scans as measured (OUT/<path>/scans/*.overlay.png)"},
+     "do not draw the scans as measured (scans/*.overlay.png)"},
     {B_NO_REPORT, NULL, "--no-report", NULL,
      "numbers only: no charts, report page, prism.csv or index.html"},
+    {B_FROM, NULL, "--from", "DIR",
+     "do not measure: read the blot results `blotquant blot` saved in DIR"},
     {B_QUIET, "-q", "--quiet", NULL, "print only errors"},
     {B_HELP, "-h", "--help", NULL, "show this help"},
     {0, NULL, NULL, NULL, NULL},
 };
 
-/* The shared body of `experiment` (SINGLE = 1) and `batch`. */
+#define BIT(id) (1u << (id))
+#define MEASURING                                                              \
+    (BIT(B_OUT) | BIT(B_NO_OVERLAY) | BIT(B_NO_REPORT) | BIT(B_QUIET))
+
+static const struct mode_info {
+    unsigned accepts; /* bit (1 << id) of each stage_opts entry taken */
+    int measures;     /* takes the analysis options */
+    const char *synopsis, *what;
+} modes[] = {
+    [M_BATCH] = {MEASURING | BIT(B_JOBS), 1, "batch ROOT -o OUT [options]",
+                 "Finds every experiment under ROOT, measures its blots in "
+                 "parallel and writes per experiment OUT/<path>/ratios.csv, "
+                 "summary.csv, doseresponse.csv, blots.csv, the charts, the "
+                 "report page and the overlay of every scan as measured in "
+                 "OUT/<path>/scans/; at the top OUT/summary.csv, "
+                 "doseresponse.csv, errors.csv and index.html."},
+    [M_EXPERIMENT] = {MEASURING | BIT(B_JOBS) | BIT(B_FROM), 1,
+                      "experiment DIR -o OUT [options]",
+                      "Measures every blot of the experiment in DIR (its "
+                      "blotquant.ini, or scans paired by name) and writes "
+                      "OUT/ratios.csv, summary.csv, doseresponse.csv, "
+                      "blots.csv, errors.csv, the charts, the report page and "
+                      "the overlay of every scan as measured in OUT/scans/. "
+                      "With --from, the workflow's experiment stage: the same "
+                      "tables, charts and report from the saved blot results, "
+                      "without errors.csv and index.html (the summary "
+                      "stage's)."},
+    [M_BLOT] = {MEASURING, 1, "blot DIR BLOT -o OUT [options]",
+                "The workflow's blot stage: measures blot BLOT (its name in "
+                "the manifest) of the experiment in DIR, draws its scans "
+                "into OUT/scans/ and saves the result as "
+                "OUT/blots/<BLOT>" BQ_BLOT_EXT
+                " for `experiment DIR --from OUT/blots`. Exit 1 if the blot "
+                "failed (the failure is saved too)."},
+    [M_SUMMARY] = {BIT(B_OUT) | BIT(B_NO_REPORT) | BIT(B_QUIET), 0,
+                   "summary ROOT -o OUT [options]",
+                   "The workflow's last stage: for every experiment under "
+                   "ROOT reads the blot results saved in OUT/<path>/blots/ "
+                   "and writes OUT/summary.csv, doseresponse.csv, errors.csv "
+                   "and index.html, as `batch` does."},
+    [M_LIST] = {BIT(B_OUT), 0, "list ROOT [-o OUT]",
+                "Prints what `batch` would do, one tab-separated line each, "
+                "for a workflow engine: \"experiment PATH MANIFEST ok|error "
+                "MESSAGE\" (PATH \".\" for ROOT itself, MANIFEST \"-\" if the "
+                "scans pair by name) and \"blot PATH BLOT RESULT SCAN...\" "
+                "(RESULT the file name the blot stage saves, SCAN the scans "
+                "it reads)."},
+};
+
+/* Reads the saved result of every blot of E from DIR; a missing or bad
+ * one counts as a failed blot. Takes the analysis options from the
+ * results (they all must agree). Returns the number of problems. */
 static int
-run_batch(int argc, char **argv, int single)
+read_results(struct exp *e, const char *dir)
 {
+    int bad = 0, have = 0;
+    for (size_t b = 0; b < e->m.nblots; b++) {
+        char name[256], path[4800], opt[sizeof e->options];
+        struct bq_error err = {0};
+        bq_blot_file_name(&e->m, b, BQ_BLOT_EXT, name, sizeof name);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (bq_blot_result_read(path, &e->m, b, &e->res[b], opt, sizeof opt,
+                                &err) != BQ_OK)
+            continue; /* reported with the failed blots */
+        if (!have) {
+            memcpy(e->options, opt, sizeof opt);
+            have = 1;
+        } else if (strcmp(opt, e->options) != 0) {
+            fprintf(stderr,
+                    "blotquant: %s: measured with options '%s', other blots "
+                    "of %s with '%s'; the report names the first\n",
+                    path, opt, e->m.name, e->options);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+/* The blot of M named NAME (or numbered so, 1-based), or -1 after an
+ * error message listing the blots. */
+static long
+find_blot(const struct bq_manifest *m, const char *name)
+{
+    char *end;
+    unsigned long k;
+    for (size_t b = 0; b < m->nblots; b++)
+        if (strcmp(m->blots[b].name, name) == 0)
+            return (long)b;
+    k = strtoul(name, &end, 10);
+    if (*name && !*end && k >= 1 && k <= m->nblots)
+        return (long)k - 1;
+    fprintf(stderr, "blotquant: %s: no blot '%s'; its blots are:", m->dir,
+            name);
+    for (size_t b = 0; b < m->nblots; b++)
+        fprintf(stderr, "%s '%s'", b ? "," : "", m->blots[b].name);
+    fputc('\n', stderr);
+    return -1;
+}
+
+/* Prints the fields of one tab-separated line (tabs and line breaks in
+ * them made spaces). */
+static void
+plan_line(const char *const *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (const char *s = f[i]; *s; s++)
+            putchar(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s);
+        putchar(i + 1 < n ? '\t' : '\n');
+    }
+}
+
+/* `list`: one line per experiment and per blot (see modes[M_LIST]). */
+static void
+print_plan(const struct run *r)
+{
+    for (size_t i = 0; i < r->nexp; i++) {
+        const struct exp *e = &r->exps[i];
+        const char *rel = e->rel[0] ? e->rel : ".";
+        const char *ef[5] = {"experiment", rel,
+                             e->ok && e->m.path[0] ? e->m.path : "-",
+                             e->ok ? "ok" : "error", e->ok ? "" : e->error};
+        plan_line(ef, 5);
+        for (size_t b = 0; e->ok && b < e->m.nblots; b++) {
+            const struct bq_mblot *bl = &e->m.blots[b];
+            const char *scan[3] = {bl->phospho.path, bl->total.path,
+                                   bl->loading.path};
+            const char *bf[7] = {"blot", rel, bl->name, NULL};
+            char name[256];
+            size_t n = 4;
+            bq_blot_file_name(&e->m, b, BQ_BLOT_EXT, name, sizeof name);
+            bf[3] = name;
+            for (int k = 0; k < 3; k++) {
+                int dup = !scan[k][0];
+                for (int j = 0; j < k; j++)
+                    dup |= strcmp(scan[j], scan[k]) == 0;
+                if (!dup)
+                    bf[n++] = scan[k];
+            }
+            plan_line(bf, n);
+        }
+    }
+}
+
+/* Saves the result of blot B of E as OUTDIR/blots/<name>.bqblot, whole or
+ * not at all. Returns 0, or 1 after an error message. */
+static int
+save_result(const char *outdir, const struct exp *e, size_t b)
+{
+    char dir[4200], name[256], dst[4500];
+    FILE *f;
+    snprintf(dir, sizeof dir, "%s/blots", outdir);
+    if (bq_cli_mkdirs(dir) != 0) {
+        fprintf(stderr, "blotquant: cannot create %s: %s\n", dir,
+                strerror(errno));
+        return 1;
+    }
+    bq_blot_file_name(&e->m, b, BQ_BLOT_EXT, name, sizeof name);
+    f = table_open(dir, name, dst, sizeof dst);
+    return table_close(
+        f,
+        f ? bq_blot_result_write(f, &e->m, b, &e->res[b], e->options)
+          : BQ_ERR_IO,
+        dst);
+}
+
+/* The body of every stage command (enum mode). */
+static int
+run_batch(int argc, char **argv, enum mode mode)
+{
+    const struct mode_info *mi = &modes[mode];
+    int single = mode == M_EXPERIMENT || mode == M_BLOT;
     struct bq_exp_opts opts;
     struct bq_cli_opt table[64];
     struct run r;
     struct bq_exp_summary *sums = NULL;
-    const char *root = NULL, *outdir = NULL;
+    const char *root = NULL, *outdir = NULL, *from = NULL, *blot_name = NULL;
     char skip[4096] = "";
     int jobs = 0, quiet = 0, failed_writes = 0, rc = 0, overlay = 1, report = 1,
-        lock_fd = -1;
+        lock_fd = -1, measure, tables, top, nopts = 0;
+    long blot = -1;
     char dst[4096], options[1024] = "";
     FILE *f;
     pthread_t th[64];
     size_t nblots = 0;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
     memset(&r, 0, sizeof r);
     bq_exp_opts_init(&opts);
-    bq_cli_join(batch_opts, table, 64);
+    {
+        /* this command's options, then the analysis options if it
+         * measures */
+        struct bq_cli_opt own[16];
+        size_t k = 0;
+        for (size_t j = 0; stage_opts[j].lng; j++)
+            if ((mi->accepts | BIT(B_HELP)) & BIT(stage_opts[j].id))
+                own[k++] = stage_opts[j];
+        own[k] = stage_opts[sizeof stage_opts / sizeof *stage_opts - 1];
+        if (mi->measures)
+            bq_cli_join(own, table, 64);
+        else
+            memcpy(table, own, (k + 1) * sizeof *own);
+    }
     for (int i = 1; i < argc; i++) {
         const struct bq_cli_opt *opt;
         const char *val = NULL;
         if (argv[i][0] != '-') {
-            if (root)
-                return bq_cli_usage("%s takes one folder, not '%s' too",
-                                    argv[0], argv[i]);
-            root = argv[i];
+            if (!root)
+                root = argv[i];
+            else if (mode == M_BLOT && !blot_name)
+                blot_name = argv[i];
+            else
+                return bq_cli_usage(
+                    "%s takes one folder%s, not '%s' too", argv[0],
+                    mode == M_BLOT ? " and a blot" : "", argv[i]);
             continue;
         }
         if (!(opt = bq_cli_match(table, argc, argv, &i, &val)))
@@ -463,28 +673,16 @@ run_batch(int argc, char **argv, int single)
         case B_NO_REPORT:
             report = 0;
             break;
+        case B_FROM:
+            from = val;
+            break;
         case B_HELP:
-            bq_cli_print_help(
-                stdout,
-                single ? "experiment DIR -o OUT [options]"
-                       : "batch ROOT -o OUT [options]",
-                single ? "Measures every blot of the experiment in DIR (its "
-                         "blotquant.ini, or scans paired by name) and writes "
-                         "OUT/ratios.csv, summary.csv, doseresponse.csv, "
-                         "blots.csv, errors.csv and the overlay of every "
-                         "scan as measured in OUT/scans/."
-                       : "Finds every experiment under ROOT, measures its "
-                         "blots in parallel and writes per experiment "
-                         "OUT/<path>/ratios.csv, summary.csv, "
-                         "doseresponse.csv, blots.csv and the overlay of "
-                         "every scan as measured in OUT/<path>/scans/; at "
-                         "the top OUT/summary.csv, doseresponse.csv and "
-                         "errors.csv.",
-                table);
+            bq_cli_print_help(stdout, mi->synopsis, mi->what, table);
             return 0;
         default:
             if (bq_cli_analysis_opt(opt->id, val, &opts.analysis))
                 return 2;
+            nopts++;
             /* for the report's footer: what changed the analysis */
             snprintf(options + strlen(options),
                      sizeof options - strlen(options), "%s%s%s%s",
@@ -494,10 +692,22 @@ run_batch(int argc, char **argv, int single)
     }
     if (!root)
         return bq_cli_usage("%s needs a folder", argv[0]);
-    if (!outdir)
+    if (mode == M_BLOT && !blot_name)
+        return bq_cli_usage("%s needs the name of a blot of %s", argv[0], root);
+    if (!outdir && mode != M_LIST)
         return bq_cli_usage("%s needs an output folder: -o OUT", argv[0]);
+    if (from && nopts)
+        return bq_cli_usage("%s --from reads results measured by `blotquant "
+                            "blot`: give the analysis options there",
+                            argv[0]);
+    /* which stages run */
+    measure =
+        mode == M_BATCH || mode == M_BLOT || (mode == M_EXPERIMENT && !from);
+    tables = mode == M_BATCH || mode == M_EXPERIMENT;
+    top =
+        mode == M_BATCH || mode == M_SUMMARY || (mode == M_EXPERIMENT && !from);
     if (jobs <= 0)
-        jobs = ncpu > 0 ? (int)(ncpu < 64 ? ncpu : 64) : 1;
+        jobs = (int)(bq_cpu_count() < 64 ? bq_cpu_count() : 64);
     {
         struct stat st;
         if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -506,15 +716,16 @@ run_batch(int argc, char **argv, int single)
             return 1;
         }
     }
-    if (bq_cli_mkdirs(outdir) != 0) {
+    if (outdir && mode != M_LIST && bq_cli_mkdirs(outdir) != 0) {
         fprintf(stderr, "blotquant: cannot create the output folder %s: %s\n",
                 outdir, strerror(errno));
         return 1;
     }
     /* One run per output folder at a time: a second run into the same
-     * folder would interleave its files with ours. The lock goes with the
-     * process, also when it is killed. */
-    {
+     * folder would interleave its files with ours. The blot stages of one
+     * experiment share the folder (each writes only its own files). The
+     * lock goes with the process, also when it is killed. */
+    if (mode != M_LIST) {
         char lp[4200];
         snprintf(lp, sizeof lp, "%s/.blotquant.lock", outdir);
         lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -525,7 +736,8 @@ run_batch(int argc, char **argv, int single)
                     outdir, strerror(errno));
             return 1;
         }
-        if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (flock(lock_fd, (mode == M_BLOT ? LOCK_SH : LOCK_EX) | LOCK_NB) !=
+            0) {
             fprintf(stderr,
                     "blotquant: %s is in use by another blotquant run "
                     "(%s); wait for it to finish or write elsewhere\n",
@@ -533,9 +745,10 @@ run_batch(int argc, char **argv, int single)
             close(lock_fd);
             return 1;
         }
-        remove_stale(outdir, 0);
+        if (mode != M_BLOT)
+            remove_stale(outdir, 0);
     }
-    {
+    if (outdir) {
         /* do not search the output folder if it lies under ROOT */
         char a[4096], b[4096];
         if (realpath(outdir, b)) {
@@ -560,7 +773,8 @@ run_batch(int argc, char **argv, int single)
         snprintf(dir, sizeof dir, "%s%s%s", root, e->rel[0] ? "/" : "", e->rel);
         if (bq_manifest_load(dir, &e->m, &err) != BQ_OK) {
             snprintf(e->error, sizeof e->error, "%s", err.msg);
-            fprintf(stderr, "blotquant: %s\n", err.msg);
+            if (mode != M_LIST)
+                fprintf(stderr, "blotquant: %s\n", err.msg);
             rc = 1;
             continue;
         }
@@ -572,7 +786,8 @@ run_batch(int argc, char **argv, int single)
         e->opts = opts;
         e->opts.overlay_dir = NULL;
         e->opts.strips = report; /* for the report page */
-        if (overlay && e->m.nblots) {
+        snprintf(e->options, sizeof e->options, "%s", options);
+        if (measure && overlay && e->m.nblots) {
             /* the overlays go to OUT/<rel>/scans, made now: the workers
              * write them as they measure */
             snprintf(e->scans, sizeof e->scans, "%s%s%s/scans", outdir,
@@ -586,6 +801,11 @@ run_batch(int argc, char **argv, int single)
             }
         }
     }
+    if (mode == M_LIST) {
+        print_plan(&r);
+        rc = fflush(stdout) != 0 || ferror(stdout);
+        goto out;
+    }
     if (r.nexp == 0) {
         fprintf(stderr,
                 "blotquant: %s: no experiment found (a folder with "
@@ -593,18 +813,25 @@ run_batch(int argc, char **argv, int single)
                 root, BQ_MANIFEST_NAME);
         rc = 1;
     }
+    if (mode == M_BLOT && r.exps[0].ok &&
+        (blot = find_blot(&r.exps[0].m, blot_name)) < 0) {
+        rc = 2;
+        goto out;
+    }
 
-    /* every blot, on JOBS threads */
+    /* the blot stage: every blot (or the one asked for), on JOBS threads */
     r.jobs = calloc(nblots ? nblots : 1, sizeof *r.jobs);
     if (!r.jobs)
         goto nomem;
-    for (size_t i = 0; i < r.nexp; i++)
+    for (size_t i = 0; measure && i < r.nexp; i++)
         for (size_t b = 0; r.exps[i].ok && b < r.exps[i].m.nblots; b++) {
+            if (blot >= 0 && b != (size_t)blot)
+                continue;
             r.jobs[r.njobs][0] = i;
             r.jobs[r.njobs][1] = b;
             r.njobs++;
         }
-    r.progress = !quiet && isatty(STDERR_FILENO);
+    r.progress = !quiet && isatty(STDERR_FILENO) && mode != M_BLOT;
     pthread_mutex_init(&r.lock, NULL);
     {
         int started = 0;
@@ -618,8 +845,46 @@ run_batch(int argc, char **argv, int single)
     pthread_mutex_destroy(&r.lock);
     if (r.progress && r.njobs)
         fputc('\n', stderr);
+    if (mode == M_BLOT) {
+        struct exp *e = &r.exps[0];
+        const struct bq_blot_result *res;
+        if (!e->ok)
+            goto out;
+        res = &e->res[blot];
+        if (save_result(outdir, e, (size_t)blot) != 0)
+            rc = 1;
+        if (res->status != BQ_OK) {
+            fprintf(stderr, "blotquant: %s\n", res->error);
+            rc = 1;
+        } else if (res->note[0]) {
+            fprintf(stderr, "blotquant: %s: %s\n", e->m.blots[blot].name,
+                    res->note);
+            rc = 1;
+        } else if (!quiet) {
+            char name[256];
+            bq_blot_file_name(&e->m, (size_t)blot, BQ_BLOT_EXT, name,
+                              sizeof name);
+            printf("%s: blot %s measured -> %s/blots/%s\n", e->m.name,
+                   e->m.blots[blot].name, outdir, name);
+        }
+        goto out;
+    }
+    /* or the results the blot stage saved */
+    for (size_t i = 0; !measure && i < r.nexp; i++) {
+        char dir[4200];
+        if (!r.exps[i].ok)
+            continue;
+        if (from)
+            snprintf(dir, sizeof dir, "%s", from);
+        else
+            snprintf(dir, sizeof dir, "%s%s%s/blots", outdir,
+                     r.exps[i].rel[0] ? "/" : "", r.exps[i].rel);
+        if (read_results(&r.exps[i], dir))
+            rc = 1;
+    }
 
-    /* statistics and tables, experiment by experiment, in order */
+    /* the experiment stage: statistics and tables, experiment by
+     * experiment, in order */
     sums = calloc(r.nexp ? r.nexp : 1, sizeof *sums);
     if (!sums)
         goto nomem;
@@ -628,6 +893,7 @@ run_batch(int argc, char **argv, int single)
         char dir[4096];
         struct bq_error err = {0};
         size_t ok = 0, maxl = 0;
+        int drawn = 0;
         if (!e->ok)
             continue;
         for (size_t b = 0; b < e->m.nblots; b++) {
@@ -643,6 +909,7 @@ run_batch(int argc, char **argv, int single)
                 rc = 1;
             }
             ok++;
+            drawn |= e->res[b].overlay[BQ_ROLE_PHOSPHO][0] != '\0';
             if (e->res[b].nlanes > maxl)
                 maxl = e->res[b].nlanes;
         }
@@ -652,6 +919,8 @@ run_batch(int argc, char **argv, int single)
             rc = 1;
             continue;
         }
+        if (!tables)
+            continue;
         snprintf(dir, sizeof dir, "%s%s%s", outdir, e->rel[0] ? "/" : "",
                  e->rel);
         if (bq_cli_mkdirs(dir) != 0) {
@@ -680,7 +949,7 @@ run_batch(int argc, char **argv, int single)
                 f, f ? bq_write_prism_csv(f, &e->m, e->res) : BQ_ERR_IO, dst);
             failed_writes += write_charts(dir, &e->m, e->res, &sums[i]);
             failed_writes +=
-                write_report(dir, &e->m, e->res, &sums[i], options);
+                write_report(dir, &e->m, e->res, &sums[i], e->options);
         }
         if (!quiet)
             printf("%s: %zu/%zu blots -> %s/ (%sratios.csv, summary.csv, "
@@ -688,8 +957,12 @@ run_batch(int argc, char **argv, int single)
                    e->m.name, ok, e->m.nblots, dir,
                    report ? "report.png, charts, " : "",
                    report ? ", prism.csv" : "",
-                   e->opts.overlay_dir ? ", scans/*.overlay.png" : "");
+                   drawn ? ", scans/*.overlay.png" : "");
     }
+
+    /* the summary stage: every experiment together */
+    if (!top)
+        goto out;
     if (!single) {
         f = table_open(outdir, "summary.csv", dst, sizeof dst);
         failed_writes +=
@@ -738,13 +1011,13 @@ run_batch(int argc, char **argv, int single)
         printf("%zu error%s -> %s/errors.csv\n", nerr, nerr == 1 ? "" : "s",
                outdir);
     }
-    if (failed_writes)
-        rc = 1;
     goto out;
 nomem:
     fprintf(stderr, "blotquant: out of memory\n");
     rc = 1;
 out:
+    if (failed_writes)
+        rc = 1;
     for (size_t i = 0; i < r.nexp; i++) {
         for (size_t b = 0; r.exps[i].res && b < r.exps[i].m.nblots; b++)
             bq_blot_result_fini(&r.exps[i].res[b]);
@@ -764,11 +1037,29 @@ out:
 int
 bq_cmd_experiment(int argc, char **argv)
 {
-    return run_batch(argc, argv, 1);
+    return run_batch(argc, argv, M_EXPERIMENT);
 }
 
 int
 bq_cmd_batch(int argc, char **argv)
 {
-    return run_batch(argc, argv, 0);
+    return run_batch(argc, argv, M_BATCH);
+}
+
+int
+bq_cmd_blot(int argc, char **argv)
+{
+    return run_batch(argc, argv, M_BLOT);
+}
+
+int
+bq_cmd_summary(int argc, char **argv)
+{
+    return run_batch(argc, argv, M_SUMMARY);
+}
+
+int
+bq_cmd_list(int argc, char **argv)
+{
+    return run_batch(argc, argv, M_LIST);
 }

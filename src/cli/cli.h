@@ -71,6 +71,9 @@ int bq_cli_fail_write(const char *dst);
 /* The experiment and batch commands (batch.c). */
 int bq_cmd_experiment(int argc, char **argv);
 int bq_cmd_batch(int argc, char **argv);
+int bq_cmd_blot(int argc, char **argv);
+int bq_cmd_summary(int argc, char **argv);
+int bq_cmd_list(int argc, char **argv);
 
 /* The run log: what was read, decided and measured. */
 void bq_cli_write_log(FILE *f, const char *path, const struct bq_analysis *a,
