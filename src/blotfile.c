@@ -1,6 +1,7 @@
 /* Blot results on disk (blotquant/blotfile.h): a small binary record, read
  * back bit for bit, so that the experiment stage of a workflow gives the
- * tables one `batch` process gives. */
+ * tables one `batch` process gives. The wall time (ms) is left out: the same
+ * inputs give the same file. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -161,7 +162,6 @@ bq_blot_result_write(FILE *f, const struct bq_manifest *m, size_t bi,
     put_f64(f, res->band_y);
     put_f64(f, res->band_kda);
     put_i32(f, res->doublet);
-    put_f64(f, res->ms);
     put_u64(f, res->nrows);
     for (size_t i = 0; i < res->nrows; i++) {
         struct bq_lane_ratio r = res->rows[i];
@@ -427,7 +427,6 @@ bq_blot_result_read(const char *path, const struct bq_manifest *m, size_t bi,
     res->band_y = get_f64(&c);
     res->band_kda = get_f64(&c);
     res->doublet = get_i32(&c);
-    res->ms = get_f64(&c);
     res->nrows = get_count(&c, MAX_ROWS);
     if (!c.bad && res->nrows &&
         !(res->rows = bq_calloc_array(res->nrows, sizeof *res->rows))) {

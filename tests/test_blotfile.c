@@ -51,7 +51,6 @@ make_result(struct bq_blot_result *r)
     r->band_y = 101.5;
     r->band_kda = NAN;
     r->doublet = 1;
-    r->ms = 12.5;
     r->nrows = 3;
     r->rows = calloc(3, sizeof *r->rows);
     assert_non_null(r->rows);

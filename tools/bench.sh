@@ -103,3 +103,20 @@ printf '%-11s %-22s %10s   (%s ms per overlay, on %s processors)\n' samples \
 printf '%-11s %-22s %10s %10s\n' samples "  with reports too" "$(ms "$TMP/br")" "$(mb "$TMP/br")"
 printf '%-11s %-22s %10s   (4 targets: 8 charts, a 2000 px report page, index.html)\n' samples \
     "  reports alone" "$(($(ms "$TMP/br") - $(ms "$TMP/bo")))"
+
+# The workflow's stages (workflow/Snakefile sizes its Slurm resources from
+# these): one blot of three 4096x3072 scans, the experiment stage of four
+# such blots from their saved results (with the report), and the summary.
+"$(dirname "$BIN")/expgen" -o "$TMP/bigexp" --width 4096 --height 3072 \
+    --replicates 1 --seed 3 >/dev/null
+for b in "pSTAT5 rep1" "pAKT rep1" "pERK rep1"; do
+    "$BIN" blot "$TMP/bigexp" "$b" -o "$TMP/wf" -q
+done
+: >"$TMP/wb"; : >"$TMP/we"; : >"$TMP/ws"
+time_cmd "$TMP/wb" "$BIN" blot "$TMP/bigexp" "pSTAT3 rep1" -o "$TMP/wf" -q
+time_cmd "$TMP/we" "$BIN" experiment "$TMP/bigexp" -o "$TMP/wf" \
+    --from "$TMP/wf/blots" -q
+time_cmd "$TMP/ws" "$BIN" summary "$TMP/bigexp" -o "$TMP/wf" -q
+printf '%-11s %-22s %10s %10s\n' 4096x3072 "workflow: blot stage" "$(ms "$TMP/wb")" "$(mb "$TMP/wb")"
+printf '%-11s %-22s %10s %10s\n' 4096x3072 "  experiment stage" "$(ms "$TMP/we")" "$(mb "$TMP/we")"
+printf '%-11s %-22s %10s %10s\n' 4096x3072 "  summary stage" "$(ms "$TMP/ws")" "$(mb "$TMP/ws")"
