@@ -4,7 +4,9 @@
 # UndefinedBehaviorSanitizer (memory errors, leaks, undefined behaviour: any
 # finding fails the run).
 # The report test opens index.html in headless Chromium: Debian's chromium is
-# installed here if it is missing (it is needed only by the tests).
+# installed here if it is missing (it is needed only by the tests), and so are
+# the workflow's packages (snakemake, slurm-wlm, munge: tools/deps.sh
+# --workflow) for the workflow test, which starts its own Slurm cluster.
 set -e
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -13,7 +15,8 @@ if ! command -v chromium >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
 fi
-export BQ_REQUIRE_CHROMIUM=1
+tools/deps.sh --workflow
+export BQ_REQUIRE_CHROMIUM=1 BQ_REQUIRE_WORKFLOW=1
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure
