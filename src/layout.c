@@ -36,14 +36,14 @@ bq_layout_fini(struct bq_layout *l)
 
 /* A run of rows holding signal, with its column profile. */
 struct seg {
-    size_t y0, y1;        /* rows [y0, y1) */
-    double *c;            /* column profile: mean signal per column */
-    double *cc;           /* compressed: asinh(c / (3 noise)), smoothed */
-    double pitch;         /* lane pitch found in this segment (0 = none) */
-    size_t nl;            /* lanes found (gaps between them filled) */
-    double *lx;           /* lane centres (owned, nl) */
-    double lw;            /* median lane width, px */
-    size_t strip;         /* strip it was merged into */
+    size_t y0, y1; /* rows [y0, y1) */
+    double *c;     /* column profile: mean signal per column */
+    double *cc;    /* compressed: asinh(c / (3 noise)), smoothed */
+    double pitch;  /* lane pitch found in this segment (0 = none) */
+    size_t nl;     /* lanes found (gaps between them filled) */
+    double *lx;    /* lane centres (owned, nl) */
+    double lw;     /* median lane width, px */
+    size_t strip;  /* strip it was merged into */
 };
 
 /* Lane candidates from one compressed profile. */
@@ -178,8 +178,7 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
             nr = 0;
             for (size_t i = 0; i + 1 < nc; i++) {
                 double k = floor(sp[i] / pitch + 0.5);
-                if (k >= 1 && k <= 6 &&
-                    fabs(sp[i] / k - pitch) < 0.25 * pitch)
+                if (k >= 1 && k <= 6 && fabs(sp[i] / k - pitch) < 0.25 * pitch)
                     ratios[nr++] = sp[i] / k;
             }
             if (nr)
@@ -253,7 +252,8 @@ measure:
     lf->pitch = pitch;
     for (size_t k = 0; k < np; k++) {
         double reach = pitch > 0 ? 0.75 * pitch : (double)w;
-        long lim_l = (long)floor(pos[k] - reach), lim_r = (long)ceil(pos[k] + reach);
+        long lim_l = (long)floor(pos[k] - reach),
+             lim_r = (long)ceil(pos[k] + reach);
         long ipk = (long)floor(pos[k] + 0.5);
         if (lim_l < 0)
             lim_l = 0;
@@ -391,7 +391,8 @@ signal_extent(const double *cc, size_t w, double thr, size_t *xa, size_t *xb)
 }
 
 /* Fraction of A's lanes that have a lane of B within TOL px, after A is
- * moved by the median offset to its nearest lanes of B (at most 2 TOL):
+ * moved by the median offset to its nearest lanes of B (at most 2 TOL; only
+ * with three or more lanes in A):
  * lanes of one gel can drift sideways a little from one band row to the
  * next, while the lanes of two cut strips drift apart across the gel. */
 static double
@@ -410,7 +411,9 @@ lane_agreement(const double *a, size_t na, const double *b, size_t nb,
                 best = b[j] - a[i];
         d[i] = best;
     }
-    shift = bq_select_d(d, na < 256 ? na : 256, 0.5);
+    /* the median offset of one or two lanes is their own offset: any
+     * lane would agree after it */
+    shift = na >= 3 ? bq_select_d(d, na < 256 ? na : 256, 0.5) : 0;
     if (fabs(shift) > 2 * tol)
         shift = 0;
     for (size_t i = 0; i < na; i++)
@@ -424,8 +427,8 @@ lane_agreement(const double *a, size_t na, const double *b, size_t nb,
 
 struct sum_ctx {
     const struct bq_image *sig;
-    double *rows;          /* row means, one per row */
-    double *cols;          /* column means over rows [y0, y1) */
+    double *rows; /* row means, one per row */
+    double *cols; /* column means over rows [y0, y1) */
     size_t y0, y1;
 };
 
@@ -544,7 +547,8 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
     /* Widen each run to catch the tails of its bands: down to a third of
      * the threshold, not past the neighbours. */
     for (size_t k = 0; k < nseg; k++) {
-        size_t lo = k ? segs[k - 1].y1 : 0, hi = k + 1 < nseg ? segs[k + 1].y0 : h;
+        size_t lo = k ? segs[k - 1].y1 : 0,
+               hi = k + 1 < nseg ? segs[k + 1].y0 : h;
         while (segs[k].y0 > lo && rows[segs[k].y0 - 1] > thr / 3)
             segs[k].y0--;
         while (segs[k].y1 < hi && rows[segs[k].y1] > thr / 3)
@@ -628,11 +632,10 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                  * ones), so the sparser row's lanes must be a subset of
                  * the denser row's: tolerance 15 % of the finer pitch */
                 double pitch = p->pitch < q->pitch ? p->pitch : q->pitch;
-                double ag = q->nl < p->nl
-                                ? lane_agreement(q->lx, q->nl, p->lx, p->nl,
-                                                 0.15 * pitch)
-                                : lane_agreement(p->lx, p->nl, q->lx, q->nl,
-                                                 0.15 * pitch);
+                double ag = q->nl < p->nl ? lane_agreement(q->lx, q->nl, p->lx,
+                                                           p->nl, 0.15 * pitch)
+                                          : lane_agreement(p->lx, p->nl, q->lx,
+                                                           q->nl, 0.15 * pitch);
                 merge = ag >= 0.75;
                 if ((int)nstrips >= opts->max_strips)
                     merge = 1;
@@ -697,8 +700,8 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         for (size_t k = ka; k < kb; k++)
             for (size_t x = 0; x < w; x++) {
                 /* a lane is a lane if any band row shows it */
-                scc[x] = k == ka || segs[k].cc[x] > scc[x] ? segs[k].cc[x]
-                                                           : scc[x];
+                scc[x] =
+                    k == ka || segs[k].cc[x] > scc[x] ? segs[k].cc[x] : scc[x];
                 sc[x] += segs[k].c[x];
             }
         signal_extent(scc, w, 0.5 * LANE_PROMINENCE, &xa, &xb);
@@ -706,8 +709,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         if (lf->n == 0)
             single_lane(sc, xa, xb, lf);
         /* vertical extent: halfway to the neighbouring strips */
-        sp->top = s == 0 ? 0.0
-                         : 0.5 * (double)(segs[ka - 1].y1 + segs[ka].y0);
+        sp->top = s == 0 ? 0.0 : 0.5 * (double)(segs[ka - 1].y1 + segs[ka].y0);
         sp->bottom = s + 1 == nstrips
                          ? (double)h
                          : 0.5 * (double)(segs[kb - 1].y1 + segs[kb].y0);
