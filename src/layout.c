@@ -360,11 +360,21 @@ single_lane(const double *c, size_t xa, size_t xb, struct lanefit *lf)
     lf->pitch = 0;
 }
 
-/* Compressed, smoothed profile: asinh keeps weak lanes visible next to
- * lanes a hundred times stronger. */
+/* Compressed, smoothed profile of C into CC: asinh keeps weak lanes
+ * visible next to lanes a hundred times stronger. The scale is FLOOR (the
+ * averaged noise) or what the background left between lanes (the lower
+ * quartile of the profile's magnitude: gaps between and beside lanes are
+ * more than a quarter of the columns), whichever is larger. TMP: W. */
 static void
-compress(const double *c, double *cc, size_t w, double scale, double *tmp)
+compress(const double *c, double *cc, size_t w, double floor, double *tmp)
 {
+    double scale;
+
+    for (size_t i = 0; i < w; i++)
+        tmp[i] = fabs(c[i]);
+    scale = bq_select_d(tmp, w, 0.25);
+    if (scale < floor)
+        scale = floor;
     for (size_t i = 0; i < w; i++)
         tmp[i] = asinh(c[i] / scale);
     bq_smooth1d(tmp, cc, w, 1.0);
@@ -568,18 +578,8 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             struct sum_ctx c = {sig, NULL, segs[k].c, segs[k].y0, segs[k].y1};
             bq_parallel_for(w, 0, column_means, &c);
         }
-        {
-            /* Scale of the compression: the averaged noise, or what the
-             * background left between lanes (the lower quartile of the
-             * profile's magnitude: gaps between and beside lanes are more
-             * than a quarter of the columns), whichever is larger. */
-            double sc0 = 3 * noise / sqrt((double)(segs[k].y1 - segs[k].y0));
-            double res;
-            for (size_t x = 0; x < w; x++)
-                tmp[x] = fabs(segs[k].c[x]);
-            res = bq_select_d(tmp, w, 0.25);
-            compress(segs[k].c, segs[k].cc, w, sc0 > res ? sc0 : res, tmp);
-        }
+        compress(segs[k].c, segs[k].cc, w,
+                 3 * noise / sqrt((double)(segs[k].y1 - segs[k].y0)), tmp);
     }
 
     /* 3. Lanes of each run on its own, then runs whose lanes agree are
@@ -603,17 +603,25 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         }
     }
     {
-        /* A run whose lanes are all thin ridges (the edge of a masked
-         * frame, a crease, interpolation residue) is no anchor: its lanes
-         * must be at least half as wide as those of the widest-laned run
-         * that could anchor. */
-        double ref = 0;
+        /* The run whose lanes cover the most of the membrane (count times
+         * width) sets what a band row looks like. A run is no anchor if
+         * its lanes are under half as wide (thin ridges: the edge of a
+         * masked frame, a crease, interpolation residue), over twice as
+         * wide (broad humps: what a blotch left), or under half as many
+         * (a ladder row with a speck or two). */
+        long best = -1;
         for (size_t k = 0; k < nseg; k++)
-            if (segs[k].nl >= ANCHOR_LANES && segs[k].lw > ref)
-                ref = segs[k].lw;
-        for (size_t k = 0; k < nseg; k++)
-            if (segs[k].nl >= ANCHOR_LANES && segs[k].lw < 0.5 * ref)
+            if (segs[k].nl >= ANCHOR_LANES &&
+                (best < 0 || (double)segs[k].nl * segs[k].lw >
+                                 (double)segs[best].nl * segs[best].lw))
+                best = (long)k;
+        for (size_t k = 0; best >= 0 && k < nseg; k++) {
+            const struct seg *r = &segs[best];
+            if (segs[k].nl >= ANCHOR_LANES &&
+                (segs[k].lw < 0.5 * r->lw || segs[k].lw > 2 * r->lw ||
+                 2 * segs[k].nl < r->nl))
                 segs[k].nl = 1;
+        }
     }
     {
         /* Runs with ANCHOR_LANES or more lanes anchor the strips: consecutive
@@ -695,15 +703,25 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
     for (size_t s = 0; s < nstrips; s++) {
         struct bq_strip *sp = &out->strips[s];
         size_t xa, xb, ka = strip_seg0[s], kb = strip_seg1[s];
-        memset(scc, 0, w * sizeof *scc);
+        int anchored = 0;
+        double var = 0; /* noise variance of the summed profile */
         memset(sc, 0, w * sizeof *sc);
-        for (size_t k = ka; k < kb; k++)
-            for (size_t x = 0; x < w; x++) {
-                /* a lane is a lane if any band row shows it */
-                scc[x] =
-                    k == ka || segs[k].cc[x] > scc[x] ? segs[k].cc[x] : scc[x];
+        for (size_t k = ka; k < kb; k++) {
+            anchored |= segs[k].nl >= ANCHOR_LANES;
+            var += noise * noise / (double)(segs[k].y1 - segs[k].y0);
+            for (size_t x = 0; x < w; x++)
                 sc[x] += segs[k].c[x];
-            }
+        }
+        /* A lane is a lane if any band row shows it, or the strip's rows
+         * together. Rows with fewer lanes than an anchor (a ladder band, a
+         * lone band, what a blotch left) count only through the sum: their
+         * own compressed profiles are mostly residual background, which
+         * would fill the valleys between the lanes of the other rows. */
+        compress(sc, scc, w, 3 * sqrt(var), tmp);
+        for (size_t k = ka; k < kb; k++)
+            if (!anchored || segs[k].nl >= ANCHOR_LANES)
+                for (size_t x = 0; x < w; x++)
+                    scc[x] = segs[k].cc[x] > scc[x] ? segs[k].cc[x] : scc[x];
         signal_extent(scc, w, 0.5 * LANE_PROMINENCE, &xa, &xb);
         find_lanes(sc, scc, w, xa, xb, opts->lanes, LANE_PROMINENCE, 1, lf);
         if (lf->n == 0)
