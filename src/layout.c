@@ -44,6 +44,7 @@ struct seg {
     double *lx;    /* lane centres (owned, nl) */
     double lw;     /* median lane width, px */
     size_t strip;  /* strip it was merged into */
+    int cut;       /* 1: cut from the run above it, to be joined again */
 };
 
 /* Lane candidates from one compressed profile. */
@@ -435,6 +436,56 @@ lane_agreement(const double *a, size_t na, const double *b, size_t nb,
     return (double)hit / (double)na;
 }
 
+/* Lanes of run Q on its own, from its profiles: fills pitch, nl, lx, lw.
+ * No hint here: a run may show only a few lanes (a ladder row); padding it
+ * to the hinted count would invent lanes off the membrane. The hint
+ * applies to whole strips. LF: scratch. */
+static void
+run_lanes(struct seg *q, size_t w, struct lanefit *lf)
+{
+    size_t xa, xb;
+
+    signal_extent(q->cc, w, 0.5 * LANE_PROMINENCE, &xa, &xb);
+    find_lanes(q->c, q->cc, w, xa, xb, 0, LANE_PROMINENCE, 0, lf);
+    q->pitch = lf->pitch;
+    q->nl = lf->n;
+    q->lw = 0;
+    for (size_t i = 0; i < lf->n; i++)
+        q->lx[i] = lf->x[i];
+    if (lf->n) {
+        double wt[256];
+        memcpy(wt, lf->w, lf->n * sizeof *wt);
+        q->lw = bq_select_d(wt, lf->n, 0.5);
+    }
+}
+
+/* Makes run Q no anchor (one lane) if its lanes are under half as wide as
+ * REF_LW (thin ridges: the edge of a masked frame, a crease,
+ * interpolation residue), over twice as wide (broad humps: what a blotch
+ * left), or under half as many as REF_NL (a ladder row with a speck or
+ * two). */
+static void
+demote(struct seg *q, size_t ref_nl, double ref_lw)
+{
+    if (q->nl >= ANCHOR_LANES && ref_nl > 0 &&
+        (q->lw < 0.5 * ref_lw || q->lw > 2 * ref_lw || 2 * q->nl < ref_nl))
+        q->nl = 1;
+}
+
+/* Whether the lanes of runs P and Q agree. One row may show only some of
+ * the lanes (weak or empty ones), so the sparser row's lanes must be a
+ * subset of the denser row's: three quarters of them within 15 % of the
+ * finer pitch. */
+static int
+runs_agree(const struct seg *p, const struct seg *q)
+{
+    double pitch = p->pitch < q->pitch ? p->pitch : q->pitch;
+    double ag = q->nl < p->nl
+                    ? lane_agreement(q->lx, q->nl, p->lx, p->nl, 0.15 * pitch)
+                    : lane_agreement(p->lx, p->nl, q->lx, q->nl, 0.15 * pitch);
+    return ag >= 0.75;
+}
+
 struct sum_ctx {
     const struct bq_image *sig;
     double *rows; /* row means, one per row */
@@ -473,6 +524,41 @@ column_means(void *arg, size_t a, size_t b)
         c->cols[x] /= (double)(c->y1 - c->y0);
 }
 
+/* Splits the run of rows [Y0, Y1) of the row profile R at the lowest row
+ * between each two of its distinct peaks (a peak is distinct if the
+ * profile falls to half its height on both sides before it rises above
+ * it, or the run ends). Writes up to MAX cut rows to CUTS in order;
+ * returns how many. */
+static size_t
+split_run(const double *r, size_t y0, size_t y1, size_t *cuts, size_t max)
+{
+    size_t n = 0;
+    long prev = -1;
+
+    for (size_t y = y0 + 1; y + 1 < y1; y++) {
+        double lmin = r[y], rmin = r[y];
+        long k;
+        if (!(r[y] > r[y - 1] && r[y] >= r[y + 1]))
+            continue;
+        for (k = (long)y - 1; k >= (long)y0 && r[k] <= r[y]; k--)
+            lmin = r[k] < lmin ? r[k] : lmin;
+        if (k >= (long)y0 && lmin > 0.5 * r[y])
+            continue;
+        for (k = (long)y + 1; k < (long)y1 && r[k] <= r[y]; k++)
+            rmin = r[k] < rmin ? r[k] : rmin;
+        if (k < (long)y1 && rmin > 0.5 * r[y])
+            continue;
+        if (prev >= 0 && n < max) {
+            size_t lo = (size_t)prev;
+            for (size_t i = (size_t)prev; i <= y; i++)
+                lo = r[i] < r[lo] ? i : lo;
+            cuts[n++] = lo;
+        }
+        prev = (long)y;
+    }
+    return n;
+}
+
 enum bq_status
 bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                struct bq_layout *out, struct bq_error *err)
@@ -483,6 +569,8 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
     struct seg segs[MAX_SEGS];
     struct lanefit *lf = NULL;
     double noise, thr, rmax = 0, sig_r;
+    size_t ref_nl = 0; /* lanes and lane width of the fullest run */
+    double ref_lw = 0;
     size_t strip_seg0[MAX_SEGS], strip_seg1[MAX_SEGS];
     enum bq_status st = BQ_OK;
 
@@ -554,6 +642,26 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         st = bq_error_set(err, BQ_ERR_NOT_FOUND, "no band rows found");
         goto out;
     }
+    /* Runs that hold more than one distinct band row are cut between them
+     * (band rows of two strips can touch through a ladder band or a
+     * blotch); the pieces are joined again below unless their lanes
+     * disagree. */
+    for (size_t k = 0; k < nseg; k++) {
+        size_t cuts[MAX_SEGS], nc;
+        nc = split_run(rows, segs[k].y0, segs[k].y1, cuts, MAX_SEGS - nseg);
+        if (nc == 0)
+            continue;
+        memmove(segs + k + 1 + nc, segs + k + 1, (nseg - k - 1) * sizeof *segs);
+        for (size_t i = nc; i > 0; i--) {
+            memset(&segs[k + i], 0, sizeof segs[k + i]);
+            segs[k + i].cut = 1;
+            segs[k + i].y0 = cuts[i - 1];
+            segs[k + i].y1 = i == nc ? segs[k].y1 : cuts[i];
+        }
+        segs[k].y1 = cuts[0];
+        nseg += nc;
+        k += nc;
+    }
     /* Widen each run to catch the tails of its bands: down to a third of
      * the threshold, not past the neighbours. */
     for (size_t k = 0; k < nseg; k++) {
@@ -585,43 +693,59 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
     /* 3. Lanes of each run on its own, then runs whose lanes agree are
      * merged into one strip (a membrane cut into pieces has strips whose
      * lanes do not line up; band rows of one piece share their lanes). */
-    for (size_t k = 0; k < nseg; k++) {
-        size_t xa, xb;
-        signal_extent(segs[k].cc, w, 0.5 * LANE_PROMINENCE, &xa, &xb);
-        /* no hint here: a run may show only a few lanes (a ladder row);
-         * padding it to the hinted count would invent lanes off the
-         * membrane. The hint applies to whole strips below. */
-        find_lanes(segs[k].c, segs[k].cc, w, xa, xb, 0, LANE_PROMINENCE, 0, lf);
-        segs[k].pitch = lf->pitch;
-        segs[k].nl = lf->n;
-        for (size_t i = 0; i < lf->n; i++)
-            segs[k].lx[i] = lf->x[i];
-        if (lf->n) {
-            double wt[256];
-            memcpy(wt, lf->w, lf->n * sizeof *wt);
-            segs[k].lw = bq_select_d(wt, lf->n, 0.5);
-        }
-    }
+    for (size_t k = 0; k < nseg; k++)
+        run_lanes(&segs[k], w, lf);
     {
         /* The run whose lanes cover the most of the membrane (count times
-         * width) sets what a band row looks like. A run is no anchor if
-         * its lanes are under half as wide (thin ridges: the edge of a
-         * masked frame, a crease, interpolation residue), over twice as
-         * wide (broad humps: what a blotch left), or under half as many
-         * (a ladder row with a speck or two). */
+         * width) sets what a band row looks like (demote). */
         long best = -1;
         for (size_t k = 0; k < nseg; k++)
             if (segs[k].nl >= ANCHOR_LANES &&
                 (best < 0 || (double)segs[k].nl * segs[k].lw >
                                  (double)segs[best].nl * segs[best].lw))
                 best = (long)k;
-        for (size_t k = 0; best >= 0 && k < nseg; k++) {
-            const struct seg *r = &segs[best];
-            if (segs[k].nl >= ANCHOR_LANES &&
-                (segs[k].lw < 0.5 * r->lw || segs[k].lw > 2 * r->lw ||
-                 2 * segs[k].nl < r->nl))
-                segs[k].nl = 1;
+        if (best >= 0) {
+            ref_nl = segs[best].nl;
+            ref_lw = segs[best].lw;
         }
+        for (size_t k = 0; k < nseg; k++)
+            demote(&segs[k], ref_nl, ref_lw);
+    }
+    /* Pieces of one run are joined again, but for a cut above an anchor
+     * whose lanes disagree with those of the anchor above it in the run,
+     * as found on the pieces themselves (a join changes what the joined
+     * run shows). The joined run's profile is the row-weighted mean. */
+    {
+        long last = -1; /* the last anchor piece of the current run */
+        for (size_t k = 0; k < nseg; k++) {
+            if (!segs[k].cut)
+                last = -1;
+            if (segs[k].nl < ANCHOR_LANES)
+                continue;
+            if (last >= 0 && !runs_agree(&segs[last], &segs[k]))
+                segs[k].cut = 0; /* kept: the start of a run of its own */
+            last = (long)k;
+        }
+    }
+    for (size_t k = nseg; k-- > 1;) {
+        struct seg *p = &segs[k - 1], *q = &segs[k];
+        double np, nq;
+        if (!q->cut)
+            continue;
+        np = (double)(p->y1 - p->y0);
+        nq = (double)(q->y1 - q->y0);
+        for (size_t x = 0; x < w; x++)
+            p->c[x] = (np * p->c[x] + nq * q->c[x]) / (np + nq);
+        p->y1 = q->y1;
+        compress(p->c, p->cc, w, 3 * noise / sqrt(np + nq), tmp);
+        run_lanes(p, w, lf);
+        demote(p, ref_nl, ref_lw);
+        free(q->c);
+        free(q->cc);
+        free(q->lx);
+        memmove(q, q + 1, (nseg - k - 1) * sizeof *q);
+        nseg--;
+        memset(&segs[nseg], 0, sizeof segs[nseg]);
     }
     {
         /* Runs with ANCHOR_LANES or more lanes anchor the strips: consecutive
@@ -631,27 +755,27 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         long prev = -1;
         for (size_t k = 0; k < nseg; k++) {
             struct seg *q = &segs[k];
-            int merge = 0;
+            int merge = 0, odd = 0;
             if (q->nl < ANCHOR_LANES)
                 continue;
             if (prev >= 0) {
-                struct seg *p = &segs[prev];
-                /* one row may show only some of the lanes (weak or empty
-                 * ones), so the sparser row's lanes must be a subset of
-                 * the denser row's: tolerance 15 % of the finer pitch */
-                double pitch = p->pitch < q->pitch ? p->pitch : q->pitch;
-                double ag = q->nl < p->nl ? lane_agreement(q->lx, q->nl, p->lx,
-                                                           p->nl, 0.15 * pitch)
-                                          : lane_agreement(p->lx, p->nl, q->lx,
-                                                           q->nl, 0.15 * pitch);
-                merge = ag >= 0.75;
+                merge = runs_agree(&segs[prev], q);
+                /* an odd row between two rows that agree (weak or
+                 * smeared bands) is no strip of its own, nor the row
+                 * the next one is compared with */
+                for (size_t n = k + 1; !merge && n < nseg; n++)
+                    if (segs[n].nl >= ANCHOR_LANES) {
+                        merge = odd = runs_agree(&segs[prev], &segs[n]);
+                        break;
+                    }
                 if ((int)nstrips >= opts->max_strips)
                     merge = 1;
             }
             if (!merge)
                 nstrips++;
             q->strip = nstrips - 1;
-            prev = (long)k;
+            if (!odd)
+                prev = (long)k;
         }
         if (nstrips == 0) {
             nstrips = 1;
