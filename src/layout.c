@@ -722,8 +722,11 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                 last = -1;
             if (segs[k].nl < ANCHOR_LANES)
                 continue;
+            /* between two that disagree every cut is kept: the pieces
+             * there join a strip on their own */
             if (last >= 0 && !runs_agree(&segs[last], &segs[k]))
-                segs[k].cut = 0; /* kept: the start of a run of its own */
+                for (size_t j = (size_t)last + 1; j <= k; j++)
+                    segs[j].cut = 0;
             last = (long)k;
         }
     }
