@@ -402,10 +402,11 @@ signal_extent(const double *cc, size_t w, double thr, size_t *xa, size_t *xb)
 }
 
 /* Fraction of A's lanes that have a lane of B within TOL px, after A is
- * moved by the median offset to its nearest lanes of B (at most 2 TOL; only
- * with three or more lanes in A):
- * lanes of one gel can drift sideways a little from one band row to the
- * next, while the lanes of two cut strips drift apart across the gel. */
+ * moved by the median offset to its nearest lanes of B (at most TOL; only
+ * with three or more lanes in A): lanes of one gel can drift sideways a
+ * little from one band row to the next, while the lanes of two cut strips
+ * drift apart across the gel. Up to 2 TOL let two strips whose lanes were
+ * a third of a pitch apart pass for one. */
 static double
 lane_agreement(const double *a, size_t na, const double *b, size_t nb,
                double tol)
@@ -425,7 +426,7 @@ lane_agreement(const double *a, size_t na, const double *b, size_t nb,
     /* the median offset of one or two lanes is their own offset: any
      * lane would agree after it */
     shift = na >= 3 ? bq_select_d(d, na < 256 ? na : 256, 0.5) : 0;
-    if (fabs(shift) > 2 * tol)
+    if (fabs(shift) > tol)
         shift = 0;
     for (size_t i = 0; i < na; i++)
         for (size_t j = 0; j < nb; j++)
