@@ -36,14 +36,15 @@ bq_layout_fini(struct bq_layout *l)
 
 /* A run of rows holding signal, with its column profile. */
 struct seg {
-    size_t y0, y1;        /* rows [y0, y1) */
-    double *c;            /* column profile: mean signal per column */
-    double *cc;           /* compressed: asinh(c / (3 noise)), smoothed */
-    double pitch;         /* lane pitch found in this segment (0 = none) */
-    size_t nl;            /* lanes found (gaps between them filled) */
-    double *lx;           /* lane centres (owned, nl) */
-    double lw;            /* median lane width, px */
-    size_t strip;         /* strip it was merged into */
+    size_t y0, y1; /* rows [y0, y1) */
+    double *c;     /* column profile: mean signal per column */
+    double *cc;    /* compressed: asinh(c / (3 noise)), smoothed */
+    double pitch;  /* lane pitch found in this segment (0 = none) */
+    size_t nl;     /* lanes found (gaps between them filled) */
+    double *lx;    /* lane centres (owned, nl) */
+    double lw;     /* median lane width, px */
+    size_t strip;  /* strip it was merged into */
+    int cut;       /* 1: cut from the run above it, to be joined again */
 };
 
 /* Lane candidates from one compressed profile. */
@@ -178,8 +179,7 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
             nr = 0;
             for (size_t i = 0; i + 1 < nc; i++) {
                 double k = floor(sp[i] / pitch + 0.5);
-                if (k >= 1 && k <= 6 &&
-                    fabs(sp[i] / k - pitch) < 0.25 * pitch)
+                if (k >= 1 && k <= 6 && fabs(sp[i] / k - pitch) < 0.25 * pitch)
                     ratios[nr++] = sp[i] / k;
             }
             if (nr)
@@ -253,7 +253,8 @@ measure:
     lf->pitch = pitch;
     for (size_t k = 0; k < np; k++) {
         double reach = pitch > 0 ? 0.75 * pitch : (double)w;
-        long lim_l = (long)floor(pos[k] - reach), lim_r = (long)ceil(pos[k] + reach);
+        long lim_l = (long)floor(pos[k] - reach),
+             lim_r = (long)ceil(pos[k] + reach);
         long ipk = (long)floor(pos[k] + 0.5);
         if (lim_l < 0)
             lim_l = 0;
@@ -360,11 +361,21 @@ single_lane(const double *c, size_t xa, size_t xb, struct lanefit *lf)
     lf->pitch = 0;
 }
 
-/* Compressed, smoothed profile: asinh keeps weak lanes visible next to
- * lanes a hundred times stronger. */
+/* Compressed, smoothed profile of C into CC: asinh keeps weak lanes
+ * visible next to lanes a hundred times stronger. The scale is FLOOR (the
+ * averaged noise) or what the background left between lanes (the lower
+ * quartile of the profile's magnitude: gaps between and beside lanes are
+ * more than a quarter of the columns), whichever is larger. TMP: W. */
 static void
-compress(const double *c, double *cc, size_t w, double scale, double *tmp)
+compress(const double *c, double *cc, size_t w, double floor, double *tmp)
 {
+    double scale;
+
+    for (size_t i = 0; i < w; i++)
+        tmp[i] = fabs(c[i]);
+    scale = bq_select_d(tmp, w, 0.25);
+    if (scale < floor)
+        scale = floor;
     for (size_t i = 0; i < w; i++)
         tmp[i] = asinh(c[i] / scale);
     bq_smooth1d(tmp, cc, w, 1.0);
@@ -391,9 +402,11 @@ signal_extent(const double *cc, size_t w, double thr, size_t *xa, size_t *xb)
 }
 
 /* Fraction of A's lanes that have a lane of B within TOL px, after A is
- * moved by the median offset to its nearest lanes of B (at most 2 TOL):
- * lanes of one gel can drift sideways a little from one band row to the
- * next, while the lanes of two cut strips drift apart across the gel. */
+ * moved by the median offset to its nearest lanes of B (at most TOL; only
+ * with three or more lanes in A): lanes of one gel can drift sideways a
+ * little from one band row to the next, while the lanes of two cut strips
+ * drift apart across the gel. Up to 2 TOL let two strips whose lanes were
+ * a third of a pitch apart pass for one. */
 static double
 lane_agreement(const double *a, size_t na, const double *b, size_t nb,
                double tol)
@@ -410,8 +423,10 @@ lane_agreement(const double *a, size_t na, const double *b, size_t nb,
                 best = b[j] - a[i];
         d[i] = best;
     }
-    shift = bq_select_d(d, na < 256 ? na : 256, 0.5);
-    if (fabs(shift) > 2 * tol)
+    /* the median offset of one or two lanes is their own offset: any
+     * lane would agree after it */
+    shift = na >= 3 ? bq_select_d(d, na < 256 ? na : 256, 0.5) : 0;
+    if (fabs(shift) > tol)
         shift = 0;
     for (size_t i = 0; i < na; i++)
         for (size_t j = 0; j < nb; j++)
@@ -422,10 +437,60 @@ lane_agreement(const double *a, size_t na, const double *b, size_t nb,
     return (double)hit / (double)na;
 }
 
+/* Lanes of run Q on its own, from its profiles: fills pitch, nl, lx, lw.
+ * No hint here: a run may show only a few lanes (a ladder row); padding it
+ * to the hinted count would invent lanes off the membrane. The hint
+ * applies to whole strips. LF: scratch. */
+static void
+run_lanes(struct seg *q, size_t w, struct lanefit *lf)
+{
+    size_t xa, xb;
+
+    signal_extent(q->cc, w, 0.5 * LANE_PROMINENCE, &xa, &xb);
+    find_lanes(q->c, q->cc, w, xa, xb, 0, LANE_PROMINENCE, 0, lf);
+    q->pitch = lf->pitch;
+    q->nl = lf->n;
+    q->lw = 0;
+    for (size_t i = 0; i < lf->n; i++)
+        q->lx[i] = lf->x[i];
+    if (lf->n) {
+        double wt[256];
+        memcpy(wt, lf->w, lf->n * sizeof *wt);
+        q->lw = bq_select_d(wt, lf->n, 0.5);
+    }
+}
+
+/* Makes run Q no anchor (one lane) if its lanes are under half as wide as
+ * REF_LW (thin ridges: the edge of a masked frame, a crease,
+ * interpolation residue), over twice as wide (broad humps: what a blotch
+ * left), or under half as many as REF_NL (a ladder row with a speck or
+ * two). */
+static void
+demote(struct seg *q, size_t ref_nl, double ref_lw)
+{
+    if (q->nl >= ANCHOR_LANES && ref_nl > 0 &&
+        (q->lw < 0.5 * ref_lw || q->lw > 2 * ref_lw || 2 * q->nl < ref_nl))
+        q->nl = 1;
+}
+
+/* Whether the lanes of runs P and Q agree. One row may show only some of
+ * the lanes (weak or empty ones), so the sparser row's lanes must be a
+ * subset of the denser row's: three quarters of them within 15 % of the
+ * finer pitch. */
+static int
+runs_agree(const struct seg *p, const struct seg *q)
+{
+    double pitch = p->pitch < q->pitch ? p->pitch : q->pitch;
+    double ag = q->nl < p->nl
+                    ? lane_agreement(q->lx, q->nl, p->lx, p->nl, 0.15 * pitch)
+                    : lane_agreement(p->lx, p->nl, q->lx, q->nl, 0.15 * pitch);
+    return ag >= 0.75;
+}
+
 struct sum_ctx {
     const struct bq_image *sig;
-    double *rows;          /* row means, one per row */
-    double *cols;          /* column means over rows [y0, y1) */
+    double *rows; /* row means, one per row */
+    double *cols; /* column means over rows [y0, y1) */
     size_t y0, y1;
 };
 
@@ -460,6 +525,41 @@ column_means(void *arg, size_t a, size_t b)
         c->cols[x] /= (double)(c->y1 - c->y0);
 }
 
+/* Splits the run of rows [Y0, Y1) of the row profile R at the lowest row
+ * between each two of its distinct peaks (a peak is distinct if the
+ * profile falls to half its height on both sides before it rises above
+ * it, or the run ends). Writes up to MAX cut rows to CUTS in order;
+ * returns how many. */
+static size_t
+split_run(const double *r, size_t y0, size_t y1, size_t *cuts, size_t max)
+{
+    size_t n = 0;
+    long prev = -1;
+
+    for (size_t y = y0 + 1; y + 1 < y1; y++) {
+        double lmin = r[y], rmin = r[y];
+        long k;
+        if (!(r[y] > r[y - 1] && r[y] >= r[y + 1]))
+            continue;
+        for (k = (long)y - 1; k >= (long)y0 && r[k] <= r[y]; k--)
+            lmin = r[k] < lmin ? r[k] : lmin;
+        if (k >= (long)y0 && lmin > 0.5 * r[y])
+            continue;
+        for (k = (long)y + 1; k < (long)y1 && r[k] <= r[y]; k++)
+            rmin = r[k] < rmin ? r[k] : rmin;
+        if (k < (long)y1 && rmin > 0.5 * r[y])
+            continue;
+        if (prev >= 0 && n < max) {
+            size_t lo = (size_t)prev;
+            for (size_t i = (size_t)prev; i <= y; i++)
+                lo = r[i] < r[lo] ? i : lo;
+            cuts[n++] = lo;
+        }
+        prev = (long)y;
+    }
+    return n;
+}
+
 enum bq_status
 bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                struct bq_layout *out, struct bq_error *err)
@@ -470,6 +570,8 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
     struct seg segs[MAX_SEGS];
     struct lanefit *lf = NULL;
     double noise, thr, rmax = 0, sig_r;
+    size_t ref_nl = 0; /* lanes and lane width of the fullest run */
+    double ref_lw = 0;
     size_t strip_seg0[MAX_SEGS], strip_seg1[MAX_SEGS];
     enum bq_status st = BQ_OK;
 
@@ -541,10 +643,31 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         st = bq_error_set(err, BQ_ERR_NOT_FOUND, "no band rows found");
         goto out;
     }
+    /* Runs that hold more than one distinct band row are cut between them
+     * (band rows of two strips can touch through a ladder band or a
+     * blotch); the pieces are joined again below unless their lanes
+     * disagree. */
+    for (size_t k = 0; k < nseg; k++) {
+        size_t cuts[MAX_SEGS], nc;
+        nc = split_run(rows, segs[k].y0, segs[k].y1, cuts, MAX_SEGS - nseg);
+        if (nc == 0)
+            continue;
+        memmove(segs + k + 1 + nc, segs + k + 1, (nseg - k - 1) * sizeof *segs);
+        for (size_t i = nc; i > 0; i--) {
+            memset(&segs[k + i], 0, sizeof segs[k + i]);
+            segs[k + i].cut = 1;
+            segs[k + i].y0 = cuts[i - 1];
+            segs[k + i].y1 = i == nc ? segs[k].y1 : cuts[i];
+        }
+        segs[k].y1 = cuts[0];
+        nseg += nc;
+        k += nc;
+    }
     /* Widen each run to catch the tails of its bands: down to a third of
      * the threshold, not past the neighbours. */
     for (size_t k = 0; k < nseg; k++) {
-        size_t lo = k ? segs[k - 1].y1 : 0, hi = k + 1 < nseg ? segs[k + 1].y0 : h;
+        size_t lo = k ? segs[k - 1].y1 : 0,
+               hi = k + 1 < nseg ? segs[k + 1].y0 : h;
         while (segs[k].y0 > lo && rows[segs[k].y0 - 1] > thr / 3)
             segs[k].y0--;
         while (segs[k].y1 < hi && rows[segs[k].y1] > thr / 3)
@@ -564,52 +687,69 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             struct sum_ctx c = {sig, NULL, segs[k].c, segs[k].y0, segs[k].y1};
             bq_parallel_for(w, 0, column_means, &c);
         }
-        {
-            /* Scale of the compression: the averaged noise, or what the
-             * background left between lanes (the lower quartile of the
-             * profile's magnitude: gaps between and beside lanes are more
-             * than a quarter of the columns), whichever is larger. */
-            double sc0 = 3 * noise / sqrt((double)(segs[k].y1 - segs[k].y0));
-            double res;
-            for (size_t x = 0; x < w; x++)
-                tmp[x] = fabs(segs[k].c[x]);
-            res = bq_select_d(tmp, w, 0.25);
-            compress(segs[k].c, segs[k].cc, w, sc0 > res ? sc0 : res, tmp);
-        }
+        compress(segs[k].c, segs[k].cc, w,
+                 3 * noise / sqrt((double)(segs[k].y1 - segs[k].y0)), tmp);
     }
 
     /* 3. Lanes of each run on its own, then runs whose lanes agree are
      * merged into one strip (a membrane cut into pieces has strips whose
      * lanes do not line up; band rows of one piece share their lanes). */
-    for (size_t k = 0; k < nseg; k++) {
-        size_t xa, xb;
-        signal_extent(segs[k].cc, w, 0.5 * LANE_PROMINENCE, &xa, &xb);
-        /* no hint here: a run may show only a few lanes (a ladder row);
-         * padding it to the hinted count would invent lanes off the
-         * membrane. The hint applies to whole strips below. */
-        find_lanes(segs[k].c, segs[k].cc, w, xa, xb, 0, LANE_PROMINENCE, 0, lf);
-        segs[k].pitch = lf->pitch;
-        segs[k].nl = lf->n;
-        for (size_t i = 0; i < lf->n; i++)
-            segs[k].lx[i] = lf->x[i];
-        if (lf->n) {
-            double wt[256];
-            memcpy(wt, lf->w, lf->n * sizeof *wt);
-            segs[k].lw = bq_select_d(wt, lf->n, 0.5);
+    for (size_t k = 0; k < nseg; k++)
+        run_lanes(&segs[k], w, lf);
+    {
+        /* The run whose lanes cover the most of the membrane (count times
+         * width) sets what a band row looks like (demote). */
+        long best = -1;
+        for (size_t k = 0; k < nseg; k++)
+            if (segs[k].nl >= ANCHOR_LANES &&
+                (best < 0 || (double)segs[k].nl * segs[k].lw >
+                                 (double)segs[best].nl * segs[best].lw))
+                best = (long)k;
+        if (best >= 0) {
+            ref_nl = segs[best].nl;
+            ref_lw = segs[best].lw;
+        }
+        for (size_t k = 0; k < nseg; k++)
+            demote(&segs[k], ref_nl, ref_lw);
+    }
+    /* Pieces of one run are joined again, but for a cut above an anchor
+     * whose lanes disagree with those of the anchor above it in the run,
+     * as found on the pieces themselves (a join changes what the joined
+     * run shows). The joined run's profile is the row-weighted mean. */
+    {
+        long last = -1; /* the last anchor piece of the current run */
+        for (size_t k = 0; k < nseg; k++) {
+            if (!segs[k].cut)
+                last = -1;
+            if (segs[k].nl < ANCHOR_LANES)
+                continue;
+            /* between two that disagree every cut is kept: the pieces
+             * there join a strip on their own */
+            if (last >= 0 && !runs_agree(&segs[last], &segs[k]))
+                for (size_t j = (size_t)last + 1; j <= k; j++)
+                    segs[j].cut = 0;
+            last = (long)k;
         }
     }
-    {
-        /* A run whose lanes are all thin ridges (the edge of a masked
-         * frame, a crease, interpolation residue) is no anchor: its lanes
-         * must be at least half as wide as those of the widest-laned run
-         * that could anchor. */
-        double ref = 0;
-        for (size_t k = 0; k < nseg; k++)
-            if (segs[k].nl >= ANCHOR_LANES && segs[k].lw > ref)
-                ref = segs[k].lw;
-        for (size_t k = 0; k < nseg; k++)
-            if (segs[k].nl >= ANCHOR_LANES && segs[k].lw < 0.5 * ref)
-                segs[k].nl = 1;
+    for (size_t k = nseg; k-- > 1;) {
+        struct seg *p = &segs[k - 1], *q = &segs[k];
+        double np, nq;
+        if (!q->cut)
+            continue;
+        np = (double)(p->y1 - p->y0);
+        nq = (double)(q->y1 - q->y0);
+        for (size_t x = 0; x < w; x++)
+            p->c[x] = (np * p->c[x] + nq * q->c[x]) / (np + nq);
+        p->y1 = q->y1;
+        compress(p->c, p->cc, w, 3 * noise / sqrt(np + nq), tmp);
+        run_lanes(p, w, lf);
+        demote(p, ref_nl, ref_lw);
+        free(q->c);
+        free(q->cc);
+        free(q->lx);
+        memmove(q, q + 1, (nseg - k - 1) * sizeof *q);
+        nseg--;
+        memset(&segs[nseg], 0, sizeof segs[nseg]);
     }
     {
         /* Runs with ANCHOR_LANES or more lanes anchor the strips: consecutive
@@ -619,28 +759,27 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         long prev = -1;
         for (size_t k = 0; k < nseg; k++) {
             struct seg *q = &segs[k];
-            int merge = 0;
+            int merge = 0, odd = 0;
             if (q->nl < ANCHOR_LANES)
                 continue;
             if (prev >= 0) {
-                struct seg *p = &segs[prev];
-                /* one row may show only some of the lanes (weak or empty
-                 * ones), so the sparser row's lanes must be a subset of
-                 * the denser row's: tolerance 15 % of the finer pitch */
-                double pitch = p->pitch < q->pitch ? p->pitch : q->pitch;
-                double ag = q->nl < p->nl
-                                ? lane_agreement(q->lx, q->nl, p->lx, p->nl,
-                                                 0.15 * pitch)
-                                : lane_agreement(p->lx, p->nl, q->lx, q->nl,
-                                                 0.15 * pitch);
-                merge = ag >= 0.75;
+                merge = runs_agree(&segs[prev], q);
+                /* an odd row between two rows that agree (weak or
+                 * smeared bands) is no strip of its own, nor the row
+                 * the next one is compared with */
+                for (size_t n = k + 1; !merge && n < nseg; n++)
+                    if (segs[n].nl >= ANCHOR_LANES) {
+                        merge = odd = runs_agree(&segs[prev], &segs[n]);
+                        break;
+                    }
                 if ((int)nstrips >= opts->max_strips)
                     merge = 1;
             }
             if (!merge)
                 nstrips++;
             q->strip = nstrips - 1;
-            prev = (long)k;
+            if (!odd)
+                prev = (long)k;
         }
         if (nstrips == 0) {
             nstrips = 1;
@@ -692,22 +831,31 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
     for (size_t s = 0; s < nstrips; s++) {
         struct bq_strip *sp = &out->strips[s];
         size_t xa, xb, ka = strip_seg0[s], kb = strip_seg1[s];
-        memset(scc, 0, w * sizeof *scc);
+        int anchored = 0;
+        double var = 0; /* noise variance of the summed profile */
         memset(sc, 0, w * sizeof *sc);
-        for (size_t k = ka; k < kb; k++)
-            for (size_t x = 0; x < w; x++) {
-                /* a lane is a lane if any band row shows it */
-                scc[x] = k == ka || segs[k].cc[x] > scc[x] ? segs[k].cc[x]
-                                                           : scc[x];
+        for (size_t k = ka; k < kb; k++) {
+            anchored |= segs[k].nl >= ANCHOR_LANES;
+            var += noise * noise / (double)(segs[k].y1 - segs[k].y0);
+            for (size_t x = 0; x < w; x++)
                 sc[x] += segs[k].c[x];
-            }
+        }
+        /* A lane is a lane if any band row shows it, or the strip's rows
+         * together. Rows with fewer lanes than an anchor (a ladder band, a
+         * lone band, what a blotch left) count only through the sum: their
+         * own compressed profiles are mostly residual background, which
+         * would fill the valleys between the lanes of the other rows. */
+        compress(sc, scc, w, 3 * sqrt(var), tmp);
+        for (size_t k = ka; k < kb; k++)
+            if (!anchored || segs[k].nl >= ANCHOR_LANES)
+                for (size_t x = 0; x < w; x++)
+                    scc[x] = segs[k].cc[x] > scc[x] ? segs[k].cc[x] : scc[x];
         signal_extent(scc, w, 0.5 * LANE_PROMINENCE, &xa, &xb);
         find_lanes(sc, scc, w, xa, xb, opts->lanes, LANE_PROMINENCE, 1, lf);
         if (lf->n == 0)
             single_lane(sc, xa, xb, lf);
         /* vertical extent: halfway to the neighbouring strips */
-        sp->top = s == 0 ? 0.0
-                         : 0.5 * (double)(segs[ka - 1].y1 + segs[ka].y0);
+        sp->top = s == 0 ? 0.0 : 0.5 * (double)(segs[ka - 1].y1 + segs[ka].y0);
         sp->bottom = s + 1 == nstrips
                          ? (double)h
                          : 0.5 * (double)(segs[kb - 1].y1 + segs[kb].y0);

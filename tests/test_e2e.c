@@ -19,11 +19,12 @@
 
 enum set { CLEAN, RANDOM_NO_DOUBLETS, RANDOM_ALL };
 
+/* Scores seeds FIRST .. FIRST+SEEDS-1 of set WHICH into EV. */
 static void
-sweep(enum set which, int seeds, struct bq_eval *ev)
+sweep(enum set which, int first, int seeds, struct bq_eval *ev)
 {
     memset(ev, 0, sizeof *ev);
-    for (int s = 1; s <= seeds; s++) {
+    for (int s = first; s < first + seeds; s++) {
         struct bq_synth_params p;
         struct bq_error err = {BQ_OK, ""};
 
@@ -70,47 +71,73 @@ test_clean(void **state)
     static struct bq_eval ev;
     double med, p90;
     (void)state;
-    sweep(CLEAN, 6, &ev);
+    sweep(CLEAN, 1, 6, &ev);
     report("clean", &ev, &med, &p90);
     assert_true(ev.lanes_found == ev.lanes);
     assert_true(ev.bands_found == ev.bands);
-    assert_true(med <= 0.01);  /* target 3 % */
-    assert_true(p90 <= 0.02);  /* target 8 % */
+    assert_true(med <= 0.01); /* target 3 % */
+    assert_true(p90 <= 0.02); /* target 8 % */
 }
 
 /* Every artefact but doublets: rotation, smile, strips, frame, blotches,
  * gradient, hot pixels, empty lanes, ladder, saturation. Measured at
- * writing: lanes 313/321, bands 862/880, median 0.53 %, 90th 4.29 %. */
+ * writing: lanes 321/321 (315 before the layout's row cuts and anchor
+ * rules), bands 878/880, median 0.53 %, 90th 3.79 %. Lanes: at most three
+ * missed. */
 static void
 test_random_no_doublets(void **state)
 {
     static struct bq_eval ev;
     double med, p90;
     (void)state;
-    sweep(RANDOM_NO_DOUBLETS, 16, &ev);
+    sweep(RANDOM_NO_DOUBLETS, 1, 16, &ev);
     report("random, no doublets", &ev, &med, &p90);
-    assert_true(ev.lanes_found >= 0.93 * (double)ev.lanes);
+    assert_true(ev.lanes_found + 3 >= ev.lanes);
     assert_true(ev.bands_found >= 0.95 * (double)ev.bands);
     assert_int_equal(ev.sat_flagged, ev.sat_bands);
-    assert_true(med <= 0.03);  /* the target */
-    assert_true(p90 <= 0.08);  /* the target */
+    assert_true(med <= 0.03); /* the target */
+    assert_true(p90 <= 0.08); /* the target */
 }
 
 /* Everything including ERK-like doublets: the issue's targets. Measured
- * at writing: lanes 317/321, bands 1123/1150, median 0.69 %, 90th 7.6 %
- * (the doublet fit shares one width between the two bands). */
+ * at writing: lanes 319/321 (317 before the layout's row cuts and anchor
+ * rules), bands 1137/1150, median 0.66 %, 90th 7.5 % (the doublet fit
+ * shares one width between the two bands). Lanes: at most three missed. */
 static void
 test_random_all(void **state)
 {
     static struct bq_eval ev;
     double med, p90;
     (void)state;
-    sweep(RANDOM_ALL, 16, &ev);
+    sweep(RANDOM_ALL, 1, 16, &ev);
     report("random, all artefacts", &ev, &med, &p90);
-    assert_true(ev.lanes_found >= 0.95 * (double)ev.lanes);
+    assert_true(ev.lanes_found + 3 >= ev.lanes);
     assert_true(ev.bands_found >= 0.94 * (double)ev.bands);
-    assert_true(med <= 0.03);  /* the target */
-    assert_true(p90 <= 0.08);  /* the target */
+    assert_true(med <= 0.03); /* the target */
+    assert_true(p90 <= 0.08); /* the target */
+}
+
+/* Seeds the layout was not tuned on (31 to 60, every artefact): lane
+ * recall 546/588 = 92.9 % at writing (496/588 = 84.4 % before the
+ * layout's one-lane-row, anchor, row-cut and shift rules); asserted at
+ * 91 %, about eleven lanes of slack. The misses left at writing (42): a
+ * scan whose signal image keeps only part of the membrane (seed 32, 20),
+ * a strip whose rows all stand on a ramp the background left, so that its
+ * run shows only the ladder (seed 43, 12), deskew angles off by a degree
+ * or more (seeds 31, 60: 6), weak lanes missed and the pitch taken at
+ * twice its value (seed 40: 3), one lane off centre (seed 39). */
+static void
+test_random_held_out(void **state)
+{
+    static struct bq_eval ev;
+    double med, p90;
+    (void)state;
+    sweep(RANDOM_ALL, 31, 30, &ev);
+    report("random, all artefacts, seeds 31-60", &ev, &med, &p90);
+    assert_true(ev.lanes_found >= 0.91 * (double)ev.lanes);
+    assert_true(ev.bands_found >= 0.90 * (double)ev.bands);
+    assert_true(med <= 0.03); /* the target */
+    assert_true(p90 <= 0.08); /* the target */
 }
 
 /* Regression: a film-look blot with a black surround used to get a band
@@ -145,6 +172,7 @@ main(void)
         cmocka_unit_test(test_clean),
         cmocka_unit_test(test_random_no_doublets),
         cmocka_unit_test(test_random_all),
+        cmocka_unit_test(test_random_held_out),
         cmocka_unit_test(test_dark_frame_no_edge_bands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,9 @@
 /* Accuracy sweep: generates randomized blots with every artefact on,
  * analyses them and prints how many lanes and bands were found and the
- * volume errors. Usage: accuracy [SEEDS] [WIDTH HEIGHT] [-v] [--no-doublets]
- * (-v: one line per scan; BQ_EVAL_VERBOSE=1: one line per band). */
+ * volume errors. Usage:
+ *   accuracy [SEEDS] [WIDTH HEIGHT] [-v] [--no-doublets] [--first N]
+ * (-v: one line per scan; --first N: seeds N .. N+SEEDS-1, default 1;
+ * BQ_EVAL_VERBOSE=1: one line per band). Options may stand anywhere. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +22,33 @@ cmpd(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-    int seeds = argc > 1 ? atoi(argv[1]) : 20, verbose = 0, nodbl = 0;
-    size_t w = argc > 3 ? (size_t)atol(argv[2]) : 1024;
-    size_t h = argc > 3 ? (size_t)atol(argv[3]) : 768;
+    int seeds = 20, first = 1, verbose = 0, nodbl = 0, npos = 0;
+    size_t w = 1024, h = 768;
     static struct bq_eval ev;
 
-    for (int i = 1; i < argc; i++)
-        verbose |= !strcmp(argv[i], "-v"),
-            nodbl |= !strcmp(argv[i], "--no-doublets");
-    for (int s = 1; s <= seeds; s++) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-v"))
+            verbose = 1;
+        else if (!strcmp(argv[i], "--no-doublets"))
+            nodbl = 1;
+        else if (!strcmp(argv[i], "--first") && i + 1 < argc)
+            first = atoi(argv[++i]);
+        else if (npos == 0)
+            seeds = atoi(argv[i]), npos++;
+        else if (npos == 1)
+            w = (size_t)atol(argv[i]), npos++;
+        else if (npos == 2)
+            h = (size_t)atol(argv[i]), npos++;
+        else {
+            fprintf(stderr, "accuracy: unexpected argument %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (npos == 2) {
+        fprintf(stderr, "accuracy: WIDTH needs HEIGHT\n");
+        return 2;
+    }
+    for (int s = first; s < first + seeds; s++) {
         struct bq_synth_params p;
         struct bq_analysis a;
         struct bq_error err = {BQ_OK, ""};
