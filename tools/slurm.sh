@@ -183,6 +183,9 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=$defmem
 SchedulerType=sched/backfill
+# a job asking for more than the node has is refused by sbatch, not left
+# pending for ever (Reason=PartitionConfig), so snakemake fails at once
+EnforcePartLimits=ALL
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
