@@ -8,7 +8,7 @@
 set -e
 PKGS="build-essential cmake pkg-config libtiff-dev libpng-dev libfftw3-dev \
 libcairo2-dev libpango1.0-dev libgsl-dev libinih-dev libcmocka-dev time bc"
-WORKFLOW_PKGS="snakemake slurm-wlm munge"
+WORKFLOW_PKGS="snakemake slurm-wlm munge iproute2 procps"
 workflow=
 for arg in "$@"; do
     case "$arg" in

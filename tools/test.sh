@@ -16,7 +16,7 @@ if ! command -v chromium >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
 fi
 tools/deps.sh --workflow
-export BQ_REQUIRE_CHROMIUM=1 BQ_REQUIRE_WORKFLOW=1
+export BQ_REQUIRE_CHROMIUM=1 BQ_REQUIRE_WORKFLOW=1 BQ_REQUIRE_SLURM=1
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure
