@@ -19,6 +19,11 @@
 
 #include "parallel.h"
 
+/* Ancillary chunks the loader never reads, 5 bytes each (libpng's list
+ * format): text, ICC profile, suggested palette, Exif, calibration, scale. */
+static const png_byte skip_chunks[] = "tEXt\0zTXt\0iTXt\0iCCP\0sPLT\0"
+                                      "eXIf\0pCAL\0sCAL";
+
 /* Everything one call owns. It lives in the caller's frame and is reached
  * through a pointer, so it keeps its values across longjmp. */
 struct png_ctx {
@@ -90,6 +95,11 @@ png_decode(struct png_ctx *c, const struct bq_load_opts *opts,
     /* Our own limits are checked below with better messages; lift
      * libpng's 1,000,000-pixel side limit so it does not pre-empt them. */
     png_set_user_limits(c->png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
+    /* libpng allocates a text, profile or palette chunk from the length it
+     * declares before reading it (a 300-byte file could ask for 2 GB), and
+     * the loader uses none of these: skip them unread. */
+    png_set_keep_unknown_chunks(c->png, PNG_HANDLE_CHUNK_NEVER, skip_chunks,
+                                (int)(sizeof skip_chunks / 5));
     png_init_io(c->png, c->fp);
     png_read_info(c->png, c->pinfo);
     png_get_IHDR(c->png, c->pinfo, &w, &h, &depth, &ctype, &interlace, NULL,

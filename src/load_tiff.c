@@ -362,6 +362,25 @@ tiff_geometry(struct tiff_ctx *c, struct tiff_layout *L, struct bq_error *err)
     return BQ_OK;
 }
 
+/* Unpacks N 24-bit samples into 32-bit ones. Unlike other depths that are
+ * not 8, 16 or 32 (a big-endian bit stream, which libtiff passes on as
+ * it is), libtiff treats 24-bit samples as integers in the file's byte
+ * order and swaps their 3 bytes when the file's order is not the host's
+ * (as it does for 16 and 32 bits; it writes them the same way): what it
+ * returns is in host byte order. */
+static void
+unpack_host24(const unsigned char *src, size_t n, uint32_t *dst)
+{
+    const uint16_t probe = 1;
+    const int little = *(const unsigned char *)&probe == 1;
+
+    for (size_t i = 0; i < n; i++, src += 3)
+        dst[i] = little ? (uint32_t)src[0] | (uint32_t)src[1] << 8 |
+                              (uint32_t)src[2] << 16
+                        : (uint32_t)src[0] << 16 | (uint32_t)src[1] << 8 |
+                              (uint32_t)src[2];
+}
+
 /* Decodes every strip or tile of the current directory through CV into
  * C->IMG. Returns BQ_OK, or BQ_ERR_FORMAT / BQ_ERR_NOMEM with ERR filled. */
 static enum bq_status
@@ -416,6 +435,9 @@ tiff_decode(struct tiff_ctx *c, const struct tiff_layout *L,
                     if (L->elem == 2 && L->unpack) {
                         bq_unpack_bits16(rowp[k], L->bits, L->row_samples,
                                          c->unpacked[k]);
+                        rowp[k] = c->unpacked[k];
+                    } else if (L->bits == 24) {
+                        unpack_host24(rowp[k], L->row_samples, c->unpacked[k]);
                         rowp[k] = c->unpacked[k];
                     } else if (L->unpack) {
                         bq_unpack_bits32(rowp[k], L->bits, L->row_samples,
