@@ -363,7 +363,7 @@ ladder_search(struct ladder_match *lm, size_t depth, size_t from_y,
     if (lm->budget <= 0)
         return;
     if (depth == lm->m) {
-        double y[64], kd[64], sl, ic, r;
+        double y[64], kd[64], sl = 0, ic = 0, r;
         lm->budget--;
         for (size_t i = 0; i < lm->m; i++) {
             y[i] = lm->ys[lm->pick_y[i]];
