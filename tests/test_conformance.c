@@ -704,16 +704,17 @@ check_tiff(const char *path, const struct bq_image *img)
     }
     if (t)
         TIFFClose(t);
-    /* 24-bit samples have no unambiguous reference. libtiff delivers
-     * them in host byte order (it swabs 3-byte samples of files whose byte
-     * order differs from the host's), i.e. a little-endian file's bytes
-     * 00 00 01 mean 65536; the loader reads them as a big-endian bit
-     * stream (1). The corpus's seq-*-24b files are II files whose bytes
-     * run 00 00 00, 00 00 01, 00 00 02, ..., i.e. the sequence the names
-     * promise only in the loader's reading. Dimension checks only. */
+    /* 24-bit samples: the loader reads them as libtiff delivers them, in
+     * host byte order (libtiff swabs 3-byte samples of files whose byte
+     * order differs from the host's, and writes them so; tests/
+     * test_tiff24.c checks both orders against libtiff-written files).
+     * The corpus's seq-*-24b files are II files whose bytes run 00 00 00,
+     * 00 00 01, 00 00 02, ...: their writer meant a big-endian stream, so
+     * libtiff and the loader read 0, 65536, 131072, ... Dimension checks
+     * only. */
     if (f.bits == 24)
-        printf("NOTE %s: 24-bit samples; libtiff (host byte order) and the"
-               " loader (big-endian bit stream) read them differently\n",
+        printf("NOTE %s: 24-bit samples, read in libtiff's (host) byte "
+               "order; this file's writer used big-endian\n",
                path);
     if (f.orient != ORIENTATION_TOPLEFT)
         printf("NOTE %s: Orientation %u is ignored by the loader (rows kept"
