@@ -118,14 +118,14 @@ test_random_all(void **state)
 }
 
 /* Seeds the layout was not tuned on (31 to 60, every artefact): lane
- * recall 546/588 = 92.9 % at writing (496/588 = 84.4 % before the
- * layout's one-lane-row, anchor, row-cut and shift rules); asserted at
- * 91 %, about eleven lanes of slack. The misses left at writing (42): a
- * scan whose signal image keeps only part of the membrane (seed 32, 20),
- * a strip whose rows all stand on a ramp the background left, so that its
- * run shows only the ladder (seed 43, 12), deskew angles off by a degree
- * or more (seeds 31, 60: 6), weak lanes missed and the pitch taken at
- * twice its value (seed 40: 3), one lane off centre (seed 39). */
+ * recall 560/588 = 95.2 % at writing (546 before the surround test knew a
+ * blotch from a membrane and a frame from strong bands; 496/588 = 84.4 %
+ * before the layout's one-lane-row, anchor, row-cut and shift rules);
+ * asserted at 94 %, about seven lanes of slack. The misses left at writing
+ * (28): a strip whose rows all stand on a ramp the background left, so
+ * that its run shows only the ladder (seed 43, 12), a part of a strip
+ * missed (seed 32, 9), deskew angles off by a degree or more (seeds 31,
+ * 60: 6), one lane off centre (seed 39). */
 static void
 test_random_held_out(void **state)
 {
@@ -134,7 +134,7 @@ test_random_held_out(void **state)
     (void)state;
     sweep(RANDOM_ALL, 31, 30, &ev);
     report("random, all artefacts, seeds 31-60", &ev, &med, &p90);
-    assert_true(ev.lanes_found >= 0.91 * (double)ev.lanes);
+    assert_true(ev.lanes_found >= 0.94 * (double)ev.lanes);
     assert_true(ev.bands_found >= 0.90 * (double)ev.bands);
     assert_true(med <= 0.03); /* the target */
     assert_true(p90 <= 0.08); /* the target */
