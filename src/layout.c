@@ -525,6 +525,74 @@ column_means(void *arg, size_t a, size_t b)
         c->cols[x] /= (double)(c->y1 - c->y0);
 }
 
+/* Returns 1 if the lowest tenth of the row profile R over [Y0, Y1) lies
+ * above THR: the run has no quiet rows. TMP: Y1 - Y0. */
+static int
+run_offset(const double *r, size_t y0, size_t y1, double thr, double *tmp)
+{
+    memcpy(tmp, r + y0, (y1 - y0) * sizeof *tmp);
+    return bq_select_d(tmp, y1 - y0, 0.1) > thr;
+}
+
+/* A run's ramp: the columns and rows it is sampled at, the smoothing SD
+ * (RAMP_COLS / RAMP_SD samples) and how rough (RMS from the smoothed
+ * curve, as a share of its range) the base may be to count as a ramp
+ * rather than lanes. */
+#define RAMP_COLS 512
+#define RAMP_ROWS 64
+#define RAMP_SD 20
+#define RAMP_ROUGH 0.3
+
+/* Removes from the column profile C (W columns) of the rows [Y0, Y1) of
+ * SIG a ramp the background subtraction left: each column's lower
+ * quartile over those rows (a lane's column is background between its
+ * band rows), smoothed over several lanes; sampled at up to RAMP_COLS
+ * columns and RAMP_ROWS rows, evenly spaced, and interpolated between
+ * (the curve is smooth; a full pass down every column would cost more
+ * than the rest of the layout). Only a smooth base is taken off: where
+ * the quartile follows the lanes (smeared lanes of a gel, whose columns
+ * are signal throughout), its RMS from the smoothed curve exceeds
+ * RAMP_ROUGH of the curve's range and C is left as it is (also when the
+ * sample buffer cannot be allocated). */
+static void
+remove_ramp(const struct bq_image *sig, size_t y0, size_t y1, double *c,
+            size_t w)
+{
+    size_t n = y1 - y0, step = (n + RAMP_ROWS - 1) / RAMP_ROWS, m = 0;
+    size_t nx = w < RAMP_COLS ? w : RAMP_COLS, xs[RAMP_COLS];
+    double lo = 1e300, hi = -1e300, r2 = 0, dx = (double)w / (double)nx;
+    double tmp[RAMP_ROWS], base[RAMP_COLS], sm[RAMP_COLS];
+    float *buf = bq_alloc_array(RAMP_ROWS * nx, sizeof *buf);
+
+    if (!buf)
+        return; /* the profile is kept as it is */
+    for (size_t i = 0; i < nx; i++)
+        xs[i] = (size_t)(((double)i + 0.5) * dx);
+    /* row by row (a pass down each column would miss the cache at every
+     * pixel), then each column's quartile from the copy */
+    for (size_t y = y0; y < y1; y += step, m++) {
+        const float *r = bq_row(sig, y);
+        for (size_t i = 0; i < nx; i++)
+            buf[m * nx + i] = r[xs[i]];
+    }
+    for (size_t i = 0; i < nx; i++) {
+        for (size_t j = 0; j < m; j++)
+            tmp[j] = buf[j * nx + i];
+        base[i] = bq_select_d(tmp, m, 0.25);
+    }
+    free(buf);
+    bq_smooth1d(base, sm, nx, (double)nx / RAMP_SD);
+    for (size_t i = 0; i < nx; i++) {
+        lo = sm[i] < lo ? sm[i] : lo;
+        hi = sm[i] > hi ? sm[i] : hi;
+        r2 += (base[i] - sm[i]) * (base[i] - sm[i]);
+    }
+    if (sqrt(r2 / (double)nx) > RAMP_ROUGH * (hi - lo))
+        return;
+    for (size_t x = 0; x < w; x++)
+        c[x] -= interp(sm, nx, ((double)x + 0.5) / dx - 0.5);
+}
+
 /* Splits the run of rows [Y0, Y1) of the row profile R at the lowest row
  * between each two of its distinct peaks (a peak is distinct if the
  * profile falls to half its height on both sides before it rises above
@@ -690,6 +758,16 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         compress(segs[k].c, segs[k].cc, w,
                  3 * noise / sqrt((double)(segs[k].y1 - segs[k].y0)), tmp);
     }
+    /* A run with no quiet rows may sit on a ramp the background left over
+     * a whole strip, which its profile would show instead of the lanes
+     * (the compression scales to the profile's low quartile). */
+    for (size_t k = 0; k < nseg; k++) {
+        if (!run_offset(rows, segs[k].y0, segs[k].y1, thr, tmp))
+            continue;
+        remove_ramp(sig, segs[k].y0, segs[k].y1, segs[k].c, w);
+        compress(segs[k].c, segs[k].cc, w,
+                 3 * noise / sqrt((double)(segs[k].y1 - segs[k].y0)), tmp);
+    }
 
     /* 3. Lanes of each run on its own, then runs whose lanes agree are
      * merged into one strip (a membrane cut into pieces has strips whose
@@ -812,7 +890,12 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                 segs[k].strip = sn > sp ? segs[na].strip : segs[pa].strip;
             }
         }
-        /* runs of a strip are contiguous by construction */
+        /* runs of a strip are contiguous: a run between two strips that
+         * matched the lower one takes the runs after it down with it
+         * (they would otherwise split the upper strip's extent in two) */
+        for (size_t k = 1; k < nseg; k++)
+            if (segs[k].strip < segs[k - 1].strip)
+                segs[k].strip = segs[k - 1].strip;
         for (size_t k = 0; k < nseg; k++) {
             size_t si = segs[k].strip;
             if (k == 0 || segs[k - 1].strip != si)

@@ -123,6 +123,27 @@ longest_run(const float *v, size_t n, double mid, int above, size_t *a,
     }
 }
 
+#define EDGE_OUT 8 /* thumbnail pixels outside an edge to the surround */
+
+/* Returns 1 if the run [A, B) of the profile V (N values) ends in steps:
+ * within EDGE_OUT pixels outside each end that lies inside the profile, V
+ * comes back within 30 % of the step from the surround level LF (the
+ * membrane's level: LM). A cut membrane's edge is a step even when tilted
+ * (a percentile of a column flips from one population to the other); a
+ * broad blotch of the background falls off over tens of pixels. */
+static int
+edge_steps(const float *v, size_t n, size_t a, size_t b, double lf, double lm)
+{
+    double tol = 0.3 * fabs(lm - lf);
+    int left = a == 0, right = b == n;
+
+    for (size_t k = 1; k <= EDGE_OUT; k++) {
+        left |= a >= k && fabs(v[a - k] - lf) <= tol;
+        right |= b + k <= n && fabs(v[b + k - 1] - lf) <= tol;
+    }
+    return left && right;
+}
+
 /* Second test, for a membrane that differs from its surround by little
  * against the bands' spread (a dim membrane on a black imager bed): the
  * membrane as a rectangle. Each column's and row's 75th percentile (on the
@@ -132,8 +153,9 @@ longest_run(const float *v, size_t n, double mid, int above, size_t *a,
  * it give the rectangle. A rectangle cannot leak into dark parts of the
  * membrane the way a flood fill can. Accepted only if the membrane stands
  * 10 border noise SDs from the surround and the rectangle is 15 to 95 % of
- * the image in each axis, smaller in at least one. Returns 1 and sets MASK
- * if accepted. */
+ * the image in each axis, smaller in at least one, and its left and right
+ * or its top and bottom are steps (edge_steps). Returns 1 and sets MASK if
+ * accepted. */
 static int
 surround_rectangle(const struct bq_image *t, unsigned char *mask,
                    float *border, size_t nb, double lf, double lc,
@@ -174,6 +196,11 @@ surround_rectangle(const struct bq_image *t, unsigned char *mask,
         goto out;
     if (x1 - x0 > w * 90 / 100 && y1 - y0 > h * 90 / 100)
         goto out; /* the membrane is the whole image: no surround */
+    /* A membrane has steps at two opposite edges at least (its top and
+     * bottom may fade, as a gel's wells do); a blotch has none. */
+    if (!edge_steps(cm, w, x0, x1, lf, lm) &&
+        !edge_steps(rm, h, y0, y1, lf, lm))
+        goto out;
     for (size_t y = 0; y < h; y++)
         for (size_t x = 0; x < w; x++)
             mask[y * w + x] = y >= y0 && y < y1 && x >= x0 && x < x1;
@@ -211,7 +238,6 @@ membrane_find(const struct bq_image *t, unsigned char *mask, double *frame_lv,
     lc = bq_select_f(buf, nc, 0.5);
     p25 = bq_select_f(buf, nc, 0.25);
     p75 = bq_select_f(buf, nc, 0.75);
-    spread = p75 - p25;
     *membrane_lv = lc;
     for (size_t i = 0; i < n; i++) {
         size_t x = i % w, y = i / w;
@@ -219,6 +245,11 @@ membrane_find(const struct bq_image *t, unsigned char *mask, double *frame_lv,
             buf[nb++] = t->px[y * t->stride + x];
     }
     lf = bq_select_f(buf, nb, 0.5);
+    /* The membrane's spread on the surround's side only, doubled: the
+     * bands lie on the other side (light bands on a black bed, dark ones
+     * on a white lid), and strong, wide ones would widen P25..P75 until a
+     * plain frame no longer stood out. */
+    spread = 2.0 * (lf < lc ? lc - p25 : p75 - lc);
     /* The surround must stand out against the spread of the membrane
      * (bands, gradient) by a wide margin to count. */
     if (fabs(lf - lc) < 3.0 * spread + 0.05 * fabs(lc) + 1e-6) {
