@@ -425,7 +425,8 @@ enum cmd_opt {
 /* Every option of the stage commands; each takes those its mode_info
  * names (and the analysis options if it measures). */
 static const struct bq_cli_opt stage_opts[] = {
-    {B_OUT, "-o", "--output", "DIR", "folder for the results (created)"},
+    {B_OUT, "-o", "--output", "DIR",
+     "folder for the results (created; `list`: left out of the search)"},
     {B_JOBS, "-j", "--jobs", "N",
      "blots analysed at once (default: the processors this process may use)"},
     {B_NO_OVERLAY, NULL, "--no-overlay", NULL,
