@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
 
 #include "blotquant/blotfile.h"
+#include "blotquant/report.h"
 
 #define MAGIC "BQBLOT\n" /* 8 bytes with its NUL */
 #define VERSION 1u
@@ -52,7 +55,7 @@ bq_blot_file_name(const struct bq_manifest *m, size_t bi, const char *suffix,
         clash = strcmp(mine, other) == 0;
     }
     if (clash)
-        snprintf(out, n, "%s-%zu%s", mine, bi + 1, suffix);
+        snprintf(out, n, "%s+%zu%s", mine, bi + 1, suffix);
     else
         snprintf(out, n, "%s%s", mine, suffix);
 }
@@ -107,6 +110,29 @@ scan_of(const struct bq_mblot *b, int role)
                                    : &b->loading;
 }
 
+/* What a result was measured from, beyond the blot's and scans' names:
+ * the manifest's SHA-256 ("" without one) and each scan's size (0 if it
+ * cannot be read). An edited manifest or a replaced scan makes a saved
+ * result stale. */
+struct source {
+    char manifest[65];
+    uint64_t size[BQ_NROLES];
+};
+
+static void
+source_of(const struct bq_manifest *m, const struct bq_mblot *b,
+          struct source *src)
+{
+    memset(src, 0, sizeof *src);
+    if (m->path[0] && bq_file_sha256(m->path, src->manifest, NULL) != BQ_OK)
+        snprintf(src->manifest, sizeof src->manifest, "unreadable");
+    for (int k = 0; k < BQ_NROLES; k++) {
+        struct stat st;
+        const char *p = scan_of(b, k)->path;
+        src->size[k] = p[0] && stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+    }
+}
+
 /* The doubles of a lane row, in file order. */
 #define ROW_NUMS 14
 static void
@@ -135,7 +161,17 @@ bq_blot_result_write(FILE *f, const struct bq_manifest *m, size_t bi,
 {
     const struct bq_mblot *b = &m->blots[bi];
     const struct bq_reg_result *g = &res->reg_total;
+    struct source src;
+    FILE *out = f;
+    char *buf = NULL;
+    size_t len = 0;
+    uint32_t crc;
+    enum bq_status st;
 
+    /* the record in memory first: it ends with its CRC-32 */
+    if (!(f = open_memstream(&buf, &len)))
+        return BQ_ERR_IO;
+    source_of(m, b, &src);
     put(f, MAGIC, sizeof MAGIC);
     put_u32(f, VERSION);
     put_u32(f, BOM);
@@ -144,7 +180,9 @@ bq_blot_result_write(FILE *f, const struct bq_manifest *m, size_t bi,
     for (int k = 0; k < BQ_NROLES; k++) {
         put_str(f, scan_of(b, k)->name);
         put_u32(f, scan_of(b, k)->page);
+        put_u64(f, src.size[k]);
     }
+    put_str(f, src.manifest);
     put_str(f, options ? options : "");
     /* the result */
     put_i32(f, (int)res->status);
@@ -197,7 +235,17 @@ bq_blot_result_write(FILE *f, const struct bq_manifest *m, size_t bi,
     }
     put_str(f, res->note);
     put_u32(f, TRAILER);
-    return ferror(f) ? BQ_ERR_IO : BQ_OK;
+    st = ferror(f) ? BQ_ERR_IO : BQ_OK;
+    if (fclose(f) != 0)
+        st = BQ_ERR_IO;
+    if (st == BQ_OK) {
+        crc = (uint32_t)crc32(0L, (const Bytef *)buf, (uInt)len);
+        put(out, buf, len);
+        put_u32(out, crc);
+        st = ferror(out) ? BQ_ERR_IO : BQ_OK;
+    }
+    free(buf);
+    return st;
 }
 
 /* ---- reading ---- */
@@ -295,8 +343,13 @@ read_strip(struct cursor *c, struct bq_blot_strip *s, struct bq_error *err)
             return BQ_ERR_NOMEM;
         s->img->bit_depth = depth;
         s->img->max_code = maxc;
-        for (size_t y = 0; y < h; y++)
+        for (size_t y = 0; y < h; y++) {
+            const float *r = bq_row(s->img, y);
             get(c, bq_row(s->img, y), w * sizeof(float));
+            for (size_t x = 0; x < w; x++)
+                if (!isfinite(r[x]))
+                    c->bad = 1;
+        }
     }
     s->nbox = get_count(c, MAX_ROWS);
     if (c->bad || !s->nbox)
@@ -361,6 +414,9 @@ bq_blot_result_read(const char *path, const struct bq_manifest *m, size_t bi,
     struct cursor c = {0};
     unsigned char *buf;
     char magic[sizeof MAGIC], name[256];
+    struct source src;
+    uint64_t size;
+    uint32_t crc = 0;
     enum bq_status st;
 
     memset(res, 0, sizeof *res);
@@ -389,6 +445,17 @@ bq_blot_result_read(const char *path, const struct bq_manifest *m, size_t bi,
                           path);
         goto out;
     }
+    if (c.n >= c.at + 4)
+        memcpy(&crc, c.p + c.n - 4, sizeof crc);
+    if (c.n < c.at + 4 || crc32(0L, c.p, (uInt)(c.n - 4)) != crc) {
+        st = bq_error_set(err, BQ_ERR_FORMAT,
+                          "%s: damaged blot result (cut short or altered); "
+                          "run its blot stage again",
+                          path);
+        goto out;
+    }
+    c.n -= 4; /* the CRC */
+    source_of(m, b, &src);
     /* the same blot and scans as the manifest names now? */
     get_str(&c, name, sizeof name);
     if (!c.bad && strcmp(name, b->name) != 0) {
@@ -403,6 +470,7 @@ bq_blot_result_read(const char *path, const struct bq_manifest *m, size_t bi,
         unsigned page;
         get_str(&c, name, sizeof name);
         page = get_u32(&c);
+        size = get_u64(&c);
         if (!c.bad && (strcmp(name, s->name) != 0 || page != s->page)) {
             st = bq_error_set(err, BQ_ERR_INVALID,
                               "%s: measured on '%s', but blot '%s' now "
@@ -410,6 +478,22 @@ bq_blot_result_read(const char *path, const struct bq_manifest *m, size_t bi,
                               path, name, b->name, s->name);
             goto out;
         }
+        if (!c.bad && size != src.size[k]) {
+            st = bq_error_set(err, BQ_ERR_INVALID,
+                              "%s: measured on another '%s' (%llu bytes, "
+                              "now %llu); run its blot stage again",
+                              path, s->name, (unsigned long long)size,
+                              (unsigned long long)src.size[k]);
+            goto out;
+        }
+    }
+    get_str(&c, name, sizeof name);
+    if (!c.bad && strcmp(name, src.manifest) != 0) {
+        st = bq_error_set(err, BQ_ERR_INVALID,
+                          "%s: measured with another version of %s; run "
+                          "its blot stage again",
+                          path, m->path[0] ? m->path : "the manifest");
+        goto out;
     }
     get_str(&c, options, n);
     res->status = (enum bq_status)get_i32(&c);
@@ -441,7 +525,7 @@ bq_blot_result_read(const char *path, const struct bq_manifest *m, size_t bi,
         r->lane = get_count(&c, MAX_ROWS);
         part = get_i32(&c);
         if (part < BQ_PART_ONE || part > BQ_PART_LOWER ||
-            (m->nlanes && r->lane >= m->nlanes))
+            r->lane >= (m->nlanes ? m->nlanes : res->nlanes))
             c.bad = 1;
         r->part = (enum bq_part)part;
         for (int k = 0; k < ROW_NUMS; k++)

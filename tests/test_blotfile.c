@@ -15,7 +15,7 @@
 #include "testutil.h"
 
 static struct bq_manifest man;
-static struct bq_mblot blots[2];
+static struct bq_mblot blots[3];
 
 static int
 setup(void **state)
@@ -32,8 +32,10 @@ setup(void **state)
     blots[0].loading.page = 1;
     blots[1] = blots[0];
     snprintf(blots[1].name, sizeof blots[1].name, "pSTAT3/rep1");
+    blots[2] = blots[0];
+    snprintf(blots[2].name, sizeof blots[2].name, "pSTAT3_rep1-2");
     man.blots = blots;
-    man.nblots = 2;
+    man.nblots = 3;
     man.nlanes = 12;
     return 0;
 }
@@ -232,6 +234,9 @@ test_stale(void **state)
     bq_blot_file_name(&man, 0, BQ_BLOT_EXT, name, sizeof name);
     assert_string_equal(name, "pSTAT3_rep1.bqblot");
     bq_blot_file_name(&man, 1, BQ_BLOT_EXT, name, sizeof name);
+    assert_string_equal(name, "pSTAT3_rep1+2.bqblot");
+    /* a name that looked like the second's under a '-' separator */
+    bq_blot_file_name(&man, 2, BQ_BLOT_EXT, name, sizeof name);
     assert_string_equal(name, "pSTAT3_rep1-2.bqblot");
 }
 

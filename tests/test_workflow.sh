@@ -37,8 +37,8 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 snake() {
     local in=$1 out=$2
     shift 2
-    printf 'input: %s\noutput: %s\nblotquant: %s\n' "$in" "$out" "$BQ" \
-        >"$out.yaml"
+    printf 'input: %s\noutput: %s\nblotquant: %s\n%s\n' "$in" "$out" "$BQ" \
+        "${CONFIG_EXTRA:-}" >"$out.yaml"
     snakemake -s "$SNAKEFILE" --configfile "$out.yaml" -q "$@" \
         >"$out.log" 2>&1 || {
         cat "$out.log" >&2
@@ -102,6 +102,14 @@ echo "ok: edited expA/blotquant.ini: $(wc -l <redone.txt) files redone" \
     "(of expA's $nA, and the top-level tables), nothing of expB or expC"
 "$BQ" batch tree -o ref3 -q -j 2 && fail "batch should report expC"
 same_as_batch ref3 wf2
+
+# Other analysis options in the config redo every blot, as batch with them.
+CONFIG_EXTRA='options: "--min-snr 4"' snake tree wf2 --cores 2
+n=$(find wf2 -name '*.bqblot' -newer redone.txt | wc -l)
+[ "$n" -eq 8 ] || fail "$n of 8 blots redone after the options changed"
+"$BQ" batch tree -o ref4 -q -j 2 --min-snr 4 && fail "batch should report expC"
+same_as_batch ref4 wf2
+echo "ok: options changed in the config: all 8 blots redone, as batch"
 
 # ---- 3. a real Slurm cluster --------------------------------------------
 # tests/workflow_slurm.sh starts one on loopback (tools/slurm.sh), runs the

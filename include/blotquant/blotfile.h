@@ -16,7 +16,7 @@
 /* The file name of blot BI of M with SUFFIX ("_total.overlay.png",
  * BQ_BLOT_EXT), into OUT of N bytes: the blot's name with characters
  * other than letters, digits, '.', '-' and '_' made '_' (a leading '.'
- * too), and "-<BI + 1>" after it if an earlier blot's name comes out the
+ * too), and "+<BI + 1>" after it if an earlier blot's name comes out the
  * same. */
 void bq_blot_file_name(const struct bq_manifest *m, size_t bi,
                        const char *suffix, char *out, size_t n);

@@ -88,7 +88,7 @@ struct bq_blot_result {
  * volumes and lane profiles, the lanes labelled from the manifest) into
  * OPTS->overlay_dir/<blot name>_<phospho|total|loading>.overlay.png (the
  * name with characters other than letters, digits, '.', '-' and '_' made
- * '_', and "-<blot number>" added if two blots would share it), one scan
+ * '_', and "+<blot number>" added if two blots would share it), one scan
  * at a time; an overlay that cannot be drawn is left out and said in
  * RES->note, the blot's numbers are kept. Fills RES (caller:
  * bq_blot_result_fini, also on error; the error is also in RES->error).

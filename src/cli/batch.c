@@ -258,7 +258,7 @@ write_combined(FILE *f, const struct run *r, const struct bq_exp_summary *s,
  * (".NAME.tmp", ".NAME.tmp.PID"; a run holding the folder's lock owns all
  * of them, so any found now are stale). Returns how many. */
 static size_t
-remove_stale(const char *dir, int depth)
+remove_stale(const char *dir, int depth, int max_depth)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -275,8 +275,8 @@ remove_stale(const char *dir, int depth)
         if (lstat(p, &st) != 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
-            if (depth < 8 && de->d_name[0] != '.')
-                n += remove_stale(p, depth + 1);
+            if (depth < max_depth && de->d_name[0] != '.')
+                n += remove_stale(p, depth + 1, max_depth);
         } else if (S_ISREG(st.st_mode) && de->d_name[0] == '.' &&
                    strstr(de->d_name, ".tmp") && unlink(p) == 0) {
             n++;
@@ -299,6 +299,25 @@ file_word(const char *s, char *out, size_t n)
     out[k] = '\0';
 }
 
+/* Puts the picture written at TMP in place as DST (a file there is always
+ * whole); returns 0, or 1 after an error message. */
+static int
+png_commit(const char *tmp, const char *dst)
+{
+    if (rename(tmp, dst) == 0)
+        return 0;
+    fprintf(stderr, "blotquant: cannot write %s: %s\n", dst, strerror(errno));
+    remove(tmp);
+    return 1;
+}
+
+/* DIR/.NAME.tmp: where DIR/NAME is drawn before it is put in place. */
+static void
+png_tmp(const char *dir, const char *name, char *tmp, size_t n)
+{
+    snprintf(tmp, n, "%s/.%s.tmp", dir, name);
+}
+
 /* The charts of every target of experiment E into DIR: bars_<target>.png
  * and, where an agent has doses, dose_<target>.png. Returns the number of
  * charts that could not be drawn (each reported on stderr). */
@@ -309,7 +328,7 @@ write_charts(const char *dir, const struct bq_manifest *m,
     int bad = 0;
     for (size_t i = 0; i < s->nconds; i++) {
         const struct bq_condition *c = &s->conds[i];
-        char word[64], path[4200];
+        char word[64], name[128], path[4300], tmp[4300];
         int dose = 0;
         struct bq_error err = {0};
         if (i > 0 && c->blot0 == s->conds[i - 1].blot0 &&
@@ -321,21 +340,31 @@ write_charts(const char *dir, const struct bq_manifest *m,
             strncat(word, bq_part_name(c->part),
                     sizeof word - strlen(word) - 1);
         }
-        snprintf(path, sizeof path, "%s/bars_%s.png", dir, word);
-        if (bq_render_bars(path, m, res, s, c->blot0, c->part, NULL, &err) !=
+        snprintf(name, sizeof name, "bars_%s.png", word);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        png_tmp(dir, name, tmp, sizeof tmp);
+        if (bq_render_bars(tmp, m, res, s, c->blot0, c->part, NULL, &err) !=
             BQ_OK) {
             fprintf(stderr, "blotquant: %s\n", err.msg);
+            remove(tmp);
             bad++;
+        } else {
+            bad += png_commit(tmp, path);
         }
         for (size_t k = 0; k < s->nfits; k++)
             dose |= s->fits[k].blot0 == c->blot0 && s->fits[k].part == c->part;
         if (!dose)
             continue;
-        snprintf(path, sizeof path, "%s/dose_%s.png", dir, word);
-        if (bq_render_dose(path, m, res, s, c->blot0, c->part, NULL, &err) !=
+        snprintf(name, sizeof name, "dose_%s.png", word);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        png_tmp(dir, name, tmp, sizeof tmp);
+        if (bq_render_dose(tmp, m, res, s, c->blot0, c->part, NULL, &err) !=
             BQ_OK) {
             fprintf(stderr, "blotquant: %s\n", err.msg);
+            remove(tmp);
             bad++;
+        } else {
+            bad += png_commit(tmp, path);
         }
     }
     return bad;
@@ -356,7 +385,7 @@ write_report(const char *dir, const struct bq_manifest *m,
     struct bq_report_info info = {"blotquant " BQ_VERSION, options, NULL, NULL,
                                   0};
     struct bq_error err = {0};
-    char path[4200];
+    char path[4200], tmp[4300];
     int rc = 0;
 
     if (!names || !sums || !hex) {
@@ -391,9 +420,13 @@ write_report(const char *dir, const struct bq_manifest *m,
     info.sha256 = sums;
     info.nfiles = n;
     snprintf(path, sizeof path, "%s/report.png", dir);
-    if (bq_render_report(path, m, res, s, &info, &err) != BQ_OK) {
+    png_tmp(dir, "report.png", tmp, sizeof tmp);
+    if (bq_render_report(tmp, m, res, s, &info, &err) != BQ_OK) {
         fprintf(stderr, "blotquant: %s\n", err.msg);
+        remove(tmp);
         rc = 1;
+    } else {
+        rc = png_commit(tmp, path);
     }
     free(names);
     free(sums);
@@ -472,8 +505,9 @@ static const struct mode_info {
                 "the manifest) of the experiment in DIR, draws its scans "
                 "into OUT/scans/ and saves the result as "
                 "OUT/blots/<BLOT>" BQ_BLOT_EXT
-                " for `experiment DIR --from OUT/blots`. Exit 1 if the blot "
-                "failed (the failure is saved too)."},
+                " for `experiment DIR --from OUT/blots`. Exit 3 if the blot "
+                "failed (the failure is saved), 1 if nothing could be "
+                "saved."},
     [M_SUMMARY] = {BIT(B_OUT) | BIT(B_NO_REPORT) | BIT(B_QUIET), 0,
                    "summary ROOT -o OUT [options]",
                    "The workflow's last stage: for every experiment under "
@@ -496,14 +530,17 @@ static int
 read_results(struct exp *e, const char *dir)
 {
     int bad = 0, have = 0;
+    size_t absent = 0;
     for (size_t b = 0; b < e->m.nblots; b++) {
         char name[256], path[4800], opt[sizeof e->options];
         struct bq_error err = {0};
         bq_blot_file_name(&e->m, b, BQ_BLOT_EXT, name, sizeof name);
         snprintf(path, sizeof path, "%s/%s", dir, name);
         if (bq_blot_result_read(path, &e->m, b, &e->res[b], opt, sizeof opt,
-                                &err) != BQ_OK)
+                                &err) != BQ_OK) {
+            absent += err.status == BQ_ERR_IO;
             continue; /* reported with the failed blots */
+        }
         if (!have) {
             memcpy(e->options, opt, sizeof opt);
             have = 1;
@@ -514,6 +551,17 @@ read_results(struct exp *e, const char *dir)
                     path, opt, e->m.name, e->options);
             bad++;
         }
+    }
+    if (e->m.nblots && absent == e->m.nblots) {
+        /* nothing measured here: say so rather than write tables of
+         * failed blots over good ones */
+        snprintf(e->error, sizeof e->error,
+                 "%.150s holds no blot results of %.40s (has the blot stage "
+                 "run?)",
+                 dir, e->m.name);
+        fprintf(stderr, "blotquant: %s\n", e->error);
+        e->ok = 0;
+        bad++;
     }
     return bad;
 }
@@ -618,7 +666,7 @@ run_batch(int argc, char **argv, enum mode mode)
     const char *root = NULL, *outdir = NULL, *from = NULL, *blot_name = NULL;
     char skip[4096] = "";
     int jobs = 0, quiet = 0, failed_writes = 0, rc = 0, overlay = 1, report = 1,
-        lock_fd = -1, measure, tables, top, nopts = 0;
+        lock_fd = -1, measure, tables, top, nopts = 0, recorded = 0;
     long blot = -1;
     char dst[4096], options[1024] = "";
     FILE *f;
@@ -746,8 +794,10 @@ run_batch(int argc, char **argv, enum mode mode)
             close(lock_fd);
             return 1;
         }
+        /* the summary stage owns only the top folder: below it, blot
+         * jobs of a workflow may be writing */
         if (mode != M_BLOT)
-            remove_stale(outdir, 0);
+            remove_stale(outdir, 0, mode == M_SUMMARY ? 0 : 8);
     }
     if (outdir) {
         /* do not search the output folder if it lies under ROOT */
@@ -776,7 +826,7 @@ run_batch(int argc, char **argv, enum mode mode)
             snprintf(e->error, sizeof e->error, "%s", err.msg);
             if (mode != M_LIST)
                 fprintf(stderr, "blotquant: %s\n", err.msg);
-            rc = 1;
+            recorded = 1;
             continue;
         }
         e->res = calloc(e->m.nblots ? e->m.nblots : 1, sizeof *e->res);
@@ -849,14 +899,16 @@ run_batch(int argc, char **argv, enum mode mode)
     if (mode == M_BLOT) {
         struct exp *e = &r.exps[0];
         const struct bq_blot_result *res;
-        if (!e->ok)
+        if (!e->ok) {
+            rc = 1; /* nothing saved */
             goto out;
+        }
         res = &e->res[blot];
         if (save_result(outdir, e, (size_t)blot) != 0)
             rc = 1;
         if (res->status != BQ_OK) {
             fprintf(stderr, "blotquant: %s\n", res->error);
-            rc = 1;
+            recorded = 1;
         } else if (res->note[0]) {
             fprintf(stderr, "blotquant: %s: %s\n", e->m.blots[blot].name,
                     res->note);
@@ -900,7 +952,7 @@ run_batch(int argc, char **argv, enum mode mode)
         for (size_t b = 0; b < e->m.nblots; b++) {
             if (e->res[b].status != BQ_OK) {
                 fprintf(stderr, "blotquant: %s\n", e->res[b].error);
-                rc = 1;
+                recorded = 1;
                 continue;
             }
             if (e->res[b].note[0]) {
@@ -1019,6 +1071,11 @@ nomem:
 out:
     if (failed_writes)
         rc = 1;
+    /* a blot or manifest that failed costs its line in the tables: exit 1
+     * for batch and experiment, 3 for a workflow stage (written, with
+     * failures recorded; 1 there is a failure of the stage itself) */
+    if (rc == 0 && recorded && mode != M_LIST)
+        rc = mode == M_BATCH || (mode == M_EXPERIMENT && !from) ? 1 : 3;
     for (size_t i = 0; i < r.nexp; i++) {
         for (size_t b = 0; r.exps[i].res && b < r.exps[i].m.nblots; b++)
             bq_blot_result_fini(&r.exps[i].res[b]);
