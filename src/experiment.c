@@ -25,6 +25,9 @@
 /* Largest RMS misfit of the ladder's log10 sizes against position: 0.03
  * is 7 % in size. */
 #define LADDER_MAX_RMS 0.03
+/* Pairs of ladder bands and sizes that may be left out of the match when
+ * all of them do not fit (bands missed and a stray one found). */
+#define LADDER_MAX_DROP 2
 
 void
 bq_exp_opts_init(struct bq_exp_opts *o)
@@ -448,18 +451,24 @@ pick_row(const struct bq_manifest *m, const struct bq_mblot *b,
             /* A ladder band may be missed (faint, at an edge) or a stray
              * one found: pair as many as both sides have, in order, and
              * keep the pairing whose sizes fall on the straightest line
-             * of log size against position. */
+             * of log size against position. Bands missed and a stray
+             * one found on the same ladder leave fewer true pairs than
+             * that: when no pairing fits, one or two fewer are tried. */
             struct ladder_match lm = {0};
+            size_t most = nb < m->nladder ? nb : m->nladder;
             lm.ys = ys;
             lm.kda = m->ladder_kda;
             lm.n = nb;
             lm.k = m->nladder;
-            lm.m = nb < m->nladder ? nb : m->nladder;
             lm.best = INFINITY;
             lm.budget = 2000000;
-            if (lm.m >= 3)
+            for (lm.m = most; lm.m >= 3 && lm.m + LADDER_MAX_DROP >= most;
+                 lm.m--) {
                 ladder_search(&lm, 0, 0, 0);
-            if (lm.m < 3 || !isfinite(lm.best) || lm.best > LADDER_MAX_RMS) {
+                if (lm.best <= LADDER_MAX_RMS)
+                    break;
+            }
+            if (!isfinite(lm.best) || lm.best > LADDER_MAX_RMS) {
                 snprintf(msg, msgsize,
                          "the ladder (lane %zu) on the total scan shows %zu "
                          "bands that do not match ladder_kda (%zu sizes)",

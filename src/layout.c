@@ -43,8 +43,18 @@ struct seg {
     size_t nl;     /* lanes found (gaps between them filled) */
     double *lx;    /* lane centres (owned, nl) */
     double lw;     /* median lane width, px */
+    size_t ns;     /* of those, lanes seen (not filled in) at least a
+                      tenth as high as the highest */
     size_t strip;  /* strip it was merged into */
     int cut;       /* 1: cut from the run above it, to be joined again */
+};
+
+/* A strip's rows, for the test of its end lanes. */
+struct strip_rows {
+    const struct bq_image *sig; /* the prepared image */
+    const struct seg *segs;     /* its runs of band rows: [ka, kb) */
+    size_t ka, kb;
+    size_t y0, y1; /* its rows [y0, y1) */
 };
 
 /* Lane candidates from one compressed profile. */
@@ -97,19 +107,80 @@ half_max(const double *c, long ipk, long lim_l, long lim_r, double *xc,
     return 0;
 }
 
+/* Whether column X of the strip's rows SR holds a ramp rather than a
+ * lane: the mean of its rows outside the band rows is at least half the
+ * mean of its band rows (a band lies in a few rows, a ramp the
+ * background left runs through them all). Reads the image down the
+ * column (a few columns a strip: cheap). 0 when too few rows lie outside
+ * the band rows (under a tenth of the strip) to tell. */
+static int
+ramp_column(const struct strip_rows *sr, size_t x)
+{
+    double band = 0, quiet = 0;
+    size_t nb = 0, nq = 0, k = sr->ka;
+
+    for (size_t y = sr->y0; y < sr->y1; y++) {
+        double v = bq_row(sr->sig, y)[x];
+        while (k < sr->kb && sr->segs[k].y1 <= y)
+            k++;
+        if (k < sr->kb && y >= sr->segs[k].y0) {
+            band += v;
+            nb++;
+        } else {
+            quiet += v;
+            nq++;
+        }
+    }
+    if (nb == 0 || nq < 2 || nq < (sr->y1 - sr->y0) / 10)
+        return 0;
+    band /= (double)nb;
+    quiet /= (double)nq;
+    return band <= 0 || quiet >= 0.5 * band;
+}
+
+/* Whether the plain profile C (W columns) of the strip's rows SR shows a
+ * lane at the end candidate X (PITCH px from its neighbour): the highest
+ * column within 0.3 PITCH of X is a peak inside that window, above zero,
+ * and no ramp (ramp_column). A lane the compression lifted out of the
+ * tail of its neighbour's band has no such peak (the profile climbs to
+ * the window's edge), nor has one lifted out of a ramp the background
+ * left at the membrane's edge. */
+static int
+end_peak(const double *c, size_t w, const struct strip_rows *sr, double x,
+         double pitch)
+{
+    long a = (long)floor(x - 0.3 * pitch), b = (long)ceil(x + 0.3 * pitch);
+    long ipk = -1;
+
+    if (a < 0)
+        a = 0;
+    if (b > (long)w - 1)
+        b = (long)w - 1;
+    for (long i = a; i <= b; i++)
+        if (ipk < 0 || c[i] > c[ipk])
+            ipk = i;
+    if (ipk <= a || ipk >= b || c[ipk] <= 0)
+        return 0;
+    return !ramp_column(sr, (size_t)ipk);
+}
+
 /* Lanes from the compressed column profile CC (and C, uncompressed):
  * 1. candidates are peaks of CC with a prominence of at least THR;
  * 2. the pitch is the median spacing of neighbours, refined by dividing
  *    each spacing by its whole number of pitches (gaps of two or more
  *    pitches are empty lanes, not a longer pitch);
  * 3. candidates closer than half a pitch are the same lane (the weaker
- *    goes); gaps of k pitches get k-1 empty lanes;
- * 4. each lane's centre and width come from its half-maximum crossings.
+ *    goes); with SR (a whole strip's profile; NULL for one run), end
+ *    candidates go while they fail end_peak; gaps of k pitches get k-1
+ *    empty lanes;
+ * 4. each lane's centre and width come from its half-maximum crossings;
+ *    with SR, a lane one pitch beyond either end may be added.
  * With HINT > 0 the count is made HINT: the strongest run of HINT lanes is
  * kept, or empty lanes are added on the side with room. */
 static void
 find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
-           int hint, double thr, int extend, struct lanefit *lf)
+           int hint, double thr, const struct strip_rows *sr,
+           struct lanefit *lf)
 {
     double cand[256], ch[256], sp[256], pitch, pos[256];
     int emp[256];
@@ -202,6 +273,15 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
             kh[nk] = ch[i];
             nk++;
         }
+        /* an end candidate needs a peak of its own in the plain profile,
+         * and bands, not a ramp, under it */
+        while (sr && nk >= 2 && !end_peak(c, w, sr, keep[0], pitch)) {
+            memmove(keep, keep + 1, (nk - 1) * sizeof *keep);
+            memmove(kh, kh + 1, (nk - 1) * sizeof *kh);
+            nk--;
+        }
+        while (sr && nk >= 2 && !end_peak(c, w, sr, keep[nk - 1], pitch))
+            nk--;
         for (size_t i = 0; i < nk && np < 256; i++) {
             if (i > 0) {
                 double gap = keep[i] - keep[i - 1];
@@ -289,7 +369,7 @@ measure:
      * neighbour): taken if the plain profile shows a peak there at least
      * a third as high as the median lane, about as wide, with a valley
      * between it and the end lane. */
-    if (extend && pitch > 0 && lf->n >= 3 && hint <= 0) {
+    if (sr && pitch > 0 && lf->n >= 3 && hint <= 0) {
         double hs[256], hmed, wmed;
         size_t nh = 0;
         for (size_t k = 0; k < lf->n; k++)
@@ -445,14 +525,21 @@ static void
 run_lanes(struct seg *q, size_t w, struct lanefit *lf)
 {
     size_t xa, xb;
+    double hmax = 0;
 
     signal_extent(q->cc, w, 0.5 * LANE_PROMINENCE, &xa, &xb);
-    find_lanes(q->c, q->cc, w, xa, xb, 0, LANE_PROMINENCE, 0, lf);
+    find_lanes(q->c, q->cc, w, xa, xb, 0, LANE_PROMINENCE, NULL, lf);
     q->pitch = lf->pitch;
     q->nl = lf->n;
     q->lw = 0;
-    for (size_t i = 0; i < lf->n; i++)
+    q->ns = 0;
+    for (size_t i = 0; i < lf->n; i++) {
         q->lx[i] = lf->x[i];
+        if (!lf->empty[i])
+            hmax = fmax(hmax, interp(q->c, w, lf->x[i]));
+    }
+    for (size_t i = 0; i < lf->n; i++)
+        q->ns += !lf->empty[i] && interp(q->c, w, lf->x[i]) >= 0.1 * hmax;
     if (lf->n) {
         double wt[256];
         memcpy(wt, lf->w, lf->n * sizeof *wt);
@@ -776,13 +863,19 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         run_lanes(&segs[k], w, lf);
     {
         /* The run whose lanes cover the most of the membrane (count times
-         * width) sets what a band row looks like (demote). */
+         * width) sets what a band row looks like (demote). Runs with
+         * ANCHOR_LANES lanes of their own at least a tenth as high as
+         * their highest go first: a ladder row's compression lifts broad
+         * humps out of what the background left beside its one lane,
+         * which would set a lane width no band row shows. */
         long best = -1;
-        for (size_t k = 0; k < nseg; k++)
-            if (segs[k].nl >= ANCHOR_LANES &&
-                (best < 0 || (double)segs[k].nl * segs[k].lw >
-                                 (double)segs[best].nl * segs[best].lw))
-                best = (long)k;
+        for (int pass = 0; pass < 2 && best < 0; pass++)
+            for (size_t k = 0; k < nseg; k++)
+                if (segs[k].nl >= ANCHOR_LANES &&
+                    (pass || segs[k].ns >= ANCHOR_LANES) &&
+                    (best < 0 || (double)segs[k].nl * segs[k].lw >
+                                     (double)segs[best].nl * segs[best].lw))
+                    best = (long)k;
         if (best >= 0) {
             ref_nl = segs[best].nl;
             ref_lw = segs[best].lw;
@@ -916,6 +1009,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         size_t xa, xb, ka = strip_seg0[s], kb = strip_seg1[s];
         int anchored = 0;
         double var = 0; /* noise variance of the summed profile */
+        struct strip_rows sr = {sig, segs, ka, kb, 0, h};
         memset(sc, 0, w * sizeof *sc);
         for (size_t k = ka; k < kb; k++) {
             anchored |= segs[k].nl >= ANCHOR_LANES;
@@ -923,6 +1017,11 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             for (size_t x = 0; x < w; x++)
                 sc[x] += segs[k].c[x];
         }
+        /* vertical extent: halfway to the neighbouring strips */
+        if (s > 0)
+            sr.y0 = (segs[ka - 1].y1 + segs[ka].y0) / 2;
+        if (s + 1 < nstrips)
+            sr.y1 = (segs[kb - 1].y1 + segs[kb].y0) / 2;
         /* A lane is a lane if any band row shows it, or the strip's rows
          * together. Rows with fewer lanes than an anchor (a ladder band, a
          * lone band, what a blotch left) count only through the sum: their
@@ -934,10 +1033,9 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                 for (size_t x = 0; x < w; x++)
                     scc[x] = segs[k].cc[x] > scc[x] ? segs[k].cc[x] : scc[x];
         signal_extent(scc, w, 0.5 * LANE_PROMINENCE, &xa, &xb);
-        find_lanes(sc, scc, w, xa, xb, opts->lanes, LANE_PROMINENCE, 1, lf);
+        find_lanes(sc, scc, w, xa, xb, opts->lanes, LANE_PROMINENCE, &sr, lf);
         if (lf->n == 0)
             single_lane(sc, xa, xb, lf);
-        /* vertical extent: halfway to the neighbouring strips */
         sp->top = s == 0 ? 0.0 : 0.5 * (double)(segs[ka - 1].y1 + segs[ka].y0);
         sp->bottom = s + 1 == nstrips
                          ? (double)h
