@@ -5,10 +5,10 @@
 # Builds the fuzz targets with clang in build-fuzz/ (ASan + UBSan), seeds
 # each from small generated files (and, if present, the small files of
 # ../shared/conformance), runs each TARGET for SECONDS (default 600; targets:
-# tiff png manifest layoutfile pipeline), then minimises what it found into
-# tests/fuzz/corpus/TARGET/ (-merge=1) and copies every crash, timeout, leak
-# or out-of-memory input into tests/fuzz/crashers/TARGET/. The test suite
-# replays both folders (ctest -R fuzz_). Logs and final figures:
+# tiff png manifest layoutfile pipeline blotfile), then minimises what it
+# found into tests/fuzz/corpus/TARGET/ (-merge=1) and copies every crash,
+# timeout, leak or out-of-memory input into tests/fuzz/crashers/TARGET/.
+# The test suite replays both folders (ctest -R fuzz_). Logs and final figures:
 # build-fuzz/logs/TARGET.log and build-fuzz/logs/summary.txt.
 # `cov` instead replays the saved corpus and crashers through a clang
 # source-coverage build (build-cov/) and prints the line coverage of each
@@ -24,7 +24,7 @@ if [ "$1" = cov ]; then
 fi
 SECONDS_EACH=${1:-600}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-tiff png manifest layoutfile pipeline}
+TARGETS=${*:-tiff png manifest layoutfile pipeline blotfile}
 CC=${CC:-clang-14}
 NICE="nice -n ${FUZZ_NICE:-10}"
 B=build-fuzz
@@ -32,7 +32,7 @@ SHARED=../shared/conformance
 
 for t in $TARGETS; do
     case $t in
-    tiff | png | manifest | layoutfile | pipeline) ;;
+    tiff | png | manifest | layoutfile | pipeline | blotfile) ;;
     *) echo "fuzz.sh: unknown target '$t'" >&2 && exit 2 ;;
     esac
 done
