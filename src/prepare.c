@@ -157,9 +157,8 @@ edge_steps(const float *v, size_t n, size_t a, size_t b, double lf, double lm)
  * or its top and bottom are steps (edge_steps). Returns 1 and sets MASK if
  * accepted. */
 static int
-surround_rectangle(const struct bq_image *t, unsigned char *mask,
-                   float *border, size_t nb, double lf, double lc,
-                   double *frame_lv)
+surround_rectangle(const struct bq_image *t, unsigned char *mask, float *border,
+                   size_t nb, double lf, double lc, double *frame_lv)
 {
     size_t w = t->width, h = t->height, x0, x1, y0, y1;
     float *cm = bq_alloc_array(w > h ? w : h, sizeof *cm);
@@ -314,8 +313,8 @@ membrane_find(const struct bq_image *t, unsigned char *mask, double *frame_lv,
                 /* sideways only on the first pass: a ramp at the left or
                  * right edge is a thin ridge the lane finder ignores, and
                  * edge lanes need their columns */
-                if ((pass == 0 && ((x > 0 && !buf[i - 1]) ||
-                                   (x + 1 < w && !buf[i + 1]))) ||
+                if ((pass == 0 &&
+                     ((x > 0 && !buf[i - 1]) || (x + 1 < w && !buf[i + 1]))) ||
                     (y > 0 && !buf[i - w]) || (y + 1 < h && !buf[i + w]))
                     mask[i] = 0;
             }
@@ -357,18 +356,32 @@ polarity_score(const struct bq_image *t, const unsigned char *mask)
 }
 
 struct hot_fix {
-    size_t i;        /* pixel index (y * stride + x) */
-    float v;         /* its replacement: the median of its neighbours */
+    size_t i; /* pixel index (y * stride + x) */
+    float v;  /* its replacement: the median of its neighbours */
 };
 
 struct hot_ctx {
-    struct bq_image *img;   /* read only while detecting */
-    float tn, fl;           /* noise threshold, floor level */
-    pthread_mutex_t lock;   /* guards the list below */
-    struct hot_fix *fix;    /* replacements found so far */
-    size_t n, cap;          /* used, allocated */
-    int oom;                /* 1 if a list could not grow */
+    struct bq_image *img; /* read only while detecting */
+    float tn, fl;         /* noise threshold, floor level */
+    pthread_mutex_t lock; /* guards the list below */
+    struct hot_fix *fix;  /* replacements found so far */
+    size_t n, cap;        /* used, allocated */
+    int oom;              /* 1 if a list could not grow */
 };
+
+#define HOT_BLOCK 64
+
+/* 1 if pixel X of row R stands out from its left and right neighbours by
+ * more than the noise threshold TN (above: by a quarter of the brighter
+ * neighbour's height over the floor FL too): the cheap first test. */
+static inline int
+hot_candidate(const float *r, size_t x, float tn, float fl)
+{
+    float v = r[x], l = r[x - 1], rt = r[x + 1];
+    float hi = l > rt ? l : rt, lo = l < rt ? l : rt;
+    float t = tn > 0.25f * (hi - fl) ? tn : 0.25f * (hi - fl);
+    return !(v - hi <= t) | !(lo - v <= tn);
+}
 
 /* Finds the outliers of rows [A+1, B+1) without changing any pixel (so the
  * result does not depend on which thread looks at which rows) and adds
@@ -385,37 +398,45 @@ hot_rows(void *arg, size_t a, size_t b)
     for (size_t y = a + 1; y < b + 1; y++) {
         const float *r0 = bq_row(img, y - 1), *r1 = bq_row(img, y),
                     *r2 = bq_row(img, y + 1);
-        for (size_t x = 1; x + 1 < w; x++) {
-            float v = r1[x], l = r1[x - 1], r = r1[x + 1];
-            float hi = l > r ? l : r, lo = l < r ? l : r;
-            float t = tn > 0.25f * (hi - fl) ? tn : 0.25f * (hi - fl);
-            float nb[8], mx, mn;
-            if (v - hi <= t && lo - v <= tn)
-                continue; /* the common case: one compare pair per pixel */
-            nb[0] = r0[x - 1], nb[1] = r0[x], nb[2] = r0[x + 1];
-            nb[3] = l, nb[4] = r;
-            nb[5] = r2[x - 1], nb[6] = r2[x], nb[7] = r2[x + 1];
-            mx = mn = nb[0];
-            for (int k = 1; k < 8; k++) {
-                mx = nb[k] > mx ? nb[k] : mx;
-                mn = nb[k] < mn ? nb[k] : mn;
-            }
-            t = tn > 0.25f * (mx - fl) ? tn : 0.25f * (mx - fl);
-            if (!(v - mx > t || mn - v > t))
+        for (size_t xb = 1; xb + 1 < w; xb += HOT_BLOCK) {
+            size_t xe = xb + HOT_BLOCK < w - 1 ? xb + HOT_BLOCK : w - 1;
+            int any = 0;
+            /* the common case: no pixel of the block stands out from its
+             * row neighbours (a loop without branches, so it vectorises) */
+            for (size_t x = xb; x < xe; x++)
+                any |= hot_candidate(r1, x, tn, fl);
+            if (!any)
                 continue;
-            if (n == cap) {
-                struct hot_fix *g;
-                cap = cap ? 2 * cap : 64;
-                g = realloc(mine, cap * sizeof *g);
-                if (!g) {
-                    c->oom = 1;
-                    goto out;
+            for (size_t x = xb; x < xe; x++) {
+                float v = r1[x], l = r1[x - 1], r = r1[x + 1];
+                float t, nb[8], mx, mn;
+                if (!hot_candidate(r1, x, tn, fl))
+                    continue;
+                nb[0] = r0[x - 1], nb[1] = r0[x], nb[2] = r0[x + 1];
+                nb[3] = l, nb[4] = r;
+                nb[5] = r2[x - 1], nb[6] = r2[x], nb[7] = r2[x + 1];
+                mx = mn = nb[0];
+                for (int k = 1; k < 8; k++) {
+                    mx = nb[k] > mx ? nb[k] : mx;
+                    mn = nb[k] < mn ? nb[k] : mn;
                 }
-                mine = g;
+                t = tn > 0.25f * (mx - fl) ? tn : 0.25f * (mx - fl);
+                if (!(v - mx > t || mn - v > t))
+                    continue;
+                if (n == cap) {
+                    struct hot_fix *g;
+                    cap = cap ? 2 * cap : 64;
+                    g = realloc(mine, cap * sizeof *g);
+                    if (!g) {
+                        c->oom = 1;
+                        goto out;
+                    }
+                    mine = g;
+                }
+                mine[n].i = y * img->stride + x;
+                mine[n].v = bq_select_f(nb, 8, 0.5);
+                n++;
             }
-            mine[n].i = y * img->stride + x;
-            mine[n].v = bq_select_f(nb, 8, 0.5);
-            n++;
         }
     }
 out:
@@ -489,8 +510,8 @@ bq_prepare(struct bq_image *img, const struct bq_prepare_opts *opts,
         opts = &def;
     }
     longest = img->width > img->height ? img->width : img->height;
-    f = (longest + opts->thumb_max - 1) / (opts->thumb_max ? opts->thumb_max
-                                                           : 512);
+    f = (longest + opts->thumb_max - 1) /
+        (opts->thumb_max ? opts->thumb_max : 512);
     if (f < 1)
         f = 1;
     thumb->factor = f;
@@ -498,15 +519,13 @@ bq_prepare(struct bq_image *img, const struct bq_prepare_opts *opts,
     /* Hot pixels first: a saturated hot pixel must neither count as
      * saturation nor pull the thumbnail. The floor is the dark end of the
      * data, taken from a sparse sample. */
-    noise = bq_noise_sigma(img->px, img->stride, 0, 0, img->width,
-                           img->height);
+    noise = bq_noise_sigma(img->px, img->stride, 0, 0, img->width, img->height);
     {
         size_t n = 0, step = img->width * img->height / 65536 + 1;
         float *s = bq_alloc_array(65537, sizeof *s);
         if (!s)
             return bq_error_set(err, BQ_ERR_NOMEM, "prepare: out of memory");
-        for (size_t i = 0; i < img->width * img->height && n < 65537;
-             i += step)
+        for (size_t i = 0; i < img->width * img->height && n < 65537; i += step)
             s[n++] = bq_row(img, i / img->width)[i % img->width];
         floor_lv = bq_select_f(s, n, 0.02);
         free(s);
@@ -571,15 +590,15 @@ bq_prepare(struct bq_image *img, const struct bq_prepare_opts *opts,
 
 /* A pixel that carries signal, for the projection score. */
 struct sigpx {
-    float dx, dy;  /* offset from the image centre */
-    float w;       /* weight: sqrt of the signal above the noise floor */
+    float dx, dy; /* offset from the image centre */
+    float w;      /* weight: sqrt of the signal above the noise floor */
 };
 
 /* Sharpness of the projections of the listed pixels onto the axes of a
  * frame rotated by THETA: sum of squared bin totals, rows and columns. */
 static double
-projection_score(const struct sigpx *sp, size_t n, double theta,
-                 double *rows, double *cols, size_t nbins)
+projection_score(const struct sigpx *sp, size_t n, double theta, double *rows,
+                 double *cols, size_t nbins)
 {
     double c = cos(theta), s = sin(theta), off = floor(0.5 * (double)nbins);
     double score = 0;
@@ -612,8 +631,8 @@ double
 bq_rotation_estimate(const struct bq_image *sig, const unsigned char *mask,
                      double max_deg)
 {
-    size_t nbins = (size_t)ceil(hypot((double)sig->width,
-                                      (double)sig->height)) + 4;
+    size_t nbins =
+        (size_t)ceil(hypot((double)sig->width, (double)sig->height)) + 4;
     size_t w = sig->width, h = sig->height, n = 0;
     double *rows = bq_alloc_array(nbins, sizeof *rows);
     double *cols = bq_alloc_array(nbins, sizeof *cols);
@@ -667,8 +686,8 @@ bq_rotation_estimate(const struct bq_image *sig, const unsigned char *mask,
         if (nv < n)
             vp = vs;
         for (double a = lo; a <= hi + 1e-9; a += step) {
-            double sc = projection_score(vp, nv, a * BQ_PI / 180.0, rows,
-                                         cols, nbins);
+            double sc =
+                projection_score(vp, nv, a * BQ_PI / 180.0, rows, cols, nbins);
             if (sc > bs) {
                 bs = sc;
                 best = a;
@@ -761,6 +780,13 @@ shear_x(struct bq_image *img, double a)
  * columns; each run is a blend of rows y+K and y+K+1. Runs with K >= 0 read
  * rows below the one written, so rows are walked top down; runs with K < 0
  * bottom up. Runs touch disjoint columns, so they can go to threads. */
+#define PREFETCH_ROWS 4
+#if defined(__GNUC__)
+#define prefetch(p) __builtin_prefetch(p)
+#else
+#define prefetch(p) ((void)(p))
+#endif
+
 static void
 shear_y_runs(void *arg, size_t r0, size_t r1)
 {
@@ -786,6 +812,18 @@ shear_y_runs(void *arg, size_t r0, size_t r1)
                     const float *a0 = bq_row(img, (size_t)ys);
                     const float *a1 = bq_row(img, (size_t)ys + 1);
                     const float *f = c->f;
+                    /* A run is a few cache lines of each row, so the
+                     * hardware sees hundreds of short streams and fetches
+                     * none ahead: ask for the row this run reads
+                     * PREFETCH_ROWS rows on. */
+                    long yp =
+                        pass == 0 ? ys + 1 + PREFETCH_ROWS : ys - PREFETCH_ROWS;
+                    if (yp >= 0 && yp < h) {
+                        const float *p = bq_row(img, (size_t)yp);
+                        for (long x = x0; x < x1; x += 16)
+                            prefetch(p + x);
+                        prefetch(p + x1 - 1);
+                    }
                     for (long x = x0; x < x1; x++)
                         o[x] = (1 - f[x]) * a0[x] + f[x] * a1[x];
                 }
