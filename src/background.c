@@ -255,7 +255,7 @@ coarse_start(const struct bq_image *g, const float *w, double sigma,
     for (size_t j = 0; j < hn; j++)
         ws2[j] = ws2[j] > 1e-6f ? 1.0f / ws2[j] : 0.0f;
     {
-        struct bq_image view = {hw, hh, hw, 32, 1.0f, g2};
+        struct bq_image view = {hw, hh, hw, 32, 1.0f, g2, 0};
         noise2 = bq_noise_sigma(view.px, view.stride, 0, 0, hw, hh);
     }
     for (size_t j = 0; j < hn; j++)
@@ -588,13 +588,19 @@ subtract_rows(void *arg, size_t y0, size_t y1)
                 expand_grid_row(c, iy1, rb);
                 have_a = iy;
             }
+            /* the difference everywhere, then selected: the loop has no
+             * branch and vectorises */
+            for (size_t x = 0; x < w; x++)
+                dst[x] = src[x] - (ra[x] + fy * (rb[x] - ra[x]));
             for (size_t x = 0; x < w; x++) {
-                float bv = ra[x] + fy * (rb[x] - ra[x]);
-                dst[x] = mrow[x] ? src[x] - bv : 0.0f;
+                float v = dst[x];
+                dst[x] = mrow[x] ? v : 0.0f;
             }
         } else {
-            for (size_t x = 0; x < w; x++)
-                dst[x] = mrow[x] ? src[x] : 0.0f;
+            for (size_t x = 0; x < w; x++) {
+                float v = src[x];
+                dst[x] = mrow[x] ? v : 0.0f;
+            }
         }
     }
 out:

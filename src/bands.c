@@ -457,13 +457,9 @@ bq_lane_profile(const struct bq_image *sig, const struct bq_lane *ln,
 
     if (x1 <= x0)
         x1 = x0 + 1;
-    for (size_t y = y0; y < y1; y++) {
-        const float *r = bq_row(sig, y);
-        double s = 0;
-        for (long x = x0; x < x1; x++)
-            s += r[x];
-        p[y - y0] = s / (double)(x1 - x0);
-    }
+    for (size_t y = y0; y < y1; y++)
+        p[y - y0] = bq_sum_f(bq_row(sig, y) + x0, (size_t)(x1 - x0)) /
+                    (double)(x1 - x0);
 }
 
 /* Noise SD of a profile: from the median absolute first difference. */

@@ -1,4 +1,5 @@
 /* Image allocation, overflow-checked sizes and the sticky error record. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MADV_HUGEPAGE */
 #include "blotquant/image.h"
 
 #include "parallel.h"
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 const char *
 bq_strerror(enum bq_status st)
@@ -92,6 +94,38 @@ touch_pages(void *arg, size_t a, size_t b)
         p[i * 4096] = 0;
 }
 
+/* Images of at least this many bytes get their own mapping. */
+#define BIG_IMAGE ((size_t)8 << 20)
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* BYTES of zeroed memory in a private mapping aligned to 2 MiB, which the
+ * kernel is asked to back with huge pages: a 4096x3072 float image then
+ * costs 25 page faults instead of 12 288 (a fifth of reading a scan).
+ * Sets *MAPPED to the length to unmap. NULL if out of memory. */
+static float *
+map_zeroed(size_t bytes, size_t *mapped)
+{
+    size_t len = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    size_t all = len + HUGE_PAGE;
+    unsigned char *p = mmap(NULL, all, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char *a;
+
+    if (p == MAP_FAILED)
+        return NULL;
+    /* keep the aligned LEN bytes, give back the rest */
+    a = (unsigned char *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+    if (a > p)
+        munmap(p, (size_t)(a - p));
+    if (a + len < p + all)
+        munmap(a + len, (size_t)(p + all - (a + len)));
+#ifdef MADV_HUGEPAGE
+    madvise(a, len, MADV_HUGEPAGE); /* advice: failure changes nothing */
+#endif
+    *mapped = len;
+    return (float *)a;
+}
+
 struct bq_image *
 bq_image_create(size_t width, size_t height, struct bq_error *err)
 {
@@ -109,7 +143,11 @@ bq_image_create(size_t width, size_t height, struct bq_error *err)
         return NULL;
     }
     img = calloc(1, sizeof *img);
-    if (img)
+    if (img && n > SIZE_MAX / sizeof *img->px - HUGE_PAGE)
+        n = SIZE_MAX; /* fails below */
+    if (img && n * sizeof *img->px >= BIG_IMAGE)
+        img->px = map_zeroed(n * sizeof *img->px, &img->map_bytes);
+    else if (img)
         img->px = bq_calloc_array(n, sizeof *img->px);
     if (!img || !img->px) {
         free(img);
@@ -118,8 +156,8 @@ bq_image_create(size_t width, size_t height, struct bq_error *err)
         return NULL;
     }
     /* A large fresh buffer costs a page fault (and the kernel's zeroing)
-     * per 4 KiB on first touch: take them on all processors at once. */
-    if (n * sizeof *img->px >= ((size_t)8 << 20)) {
+     * per page on first touch: take them on all processors at once. */
+    if (img->map_bytes) {
         struct touch t = {(unsigned char *)img->px, n * sizeof *img->px};
         bq_parallel_for(t.bytes / 4096, 0, touch_pages, &t);
     }
@@ -150,6 +188,9 @@ bq_image_destroy(struct bq_image *img)
 {
     if (!img)
         return;
-    free(img->px);
+    if (img->map_bytes)
+        munmap(img->px, img->map_bytes);
+    else
+        free(img->px);
     free(img);
 }

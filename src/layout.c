@@ -587,11 +587,8 @@ row_means(void *arg, size_t a, size_t b)
 {
     const struct sum_ctx *c = arg;
     for (size_t y = a; y < b; y++) {
-        const float *r = bq_row(c->sig, y);
-        double s = 0;
-        for (size_t x = 0; x < c->sig->width; x++)
-            s += r[x];
-        c->rows[y] = s / (double)c->sig->width;
+        c->rows[y] = bq_sum_f(bq_row(c->sig, y), c->sig->width) /
+                     (double)c->sig->width;
     }
 }
 

@@ -75,13 +75,8 @@ bq_bands_measure(const struct bq_image *sig, const unsigned char *satmask,
             cx1 = cx0 + 1 <= sig->width ? cx0 + 1 : cx0;
         span(b->left, b->right, sig->width, &x0, &x1);
         span(b->sum_top, b->sum_bottom, sig->height, &y0, &y1);
-        for (size_t y = y0; y < y1; y++) {
-            const float *r = bq_row(sig, y);
-            double s = 0;
-            for (size_t x = x0; x < x1; x++)
-                s += r[x];
-            sum += s;
-        }
+        for (size_t y = y0; y < y1; y++)
+            sum += bq_sum_f(bq_row(sig, y) + x0, x1 - x0);
         n = (x1 - x0) * (y1 - y0);
         /* Saturation is judged on the file's pixels of the band's own box,
          * mapped back through the deskew rotation (an affine step per

@@ -18,6 +18,24 @@ bq_min_size(size_t a, size_t b)
     return a < b ? a : b;
 }
 
+/* Sum of N floats in double precision, in eight interleaved partial sums
+ * combined pairwise: the loop vectorises (a single running sum is one long
+ * dependency chain, and the compiler may not reorder it), and the order,
+ * hence the result, does not depend on where V starts. */
+static inline double
+bq_sum_f(const float *v, size_t n)
+{
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            a[k] += (double)v[i + k];
+    for (int k = 0; i < n; i++, k++)
+        a[k] += (double)v[i];
+    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+}
+
 /* Returns the Q-quantile (0..1) of N floats, reordering A in place
  * (quickselect, linear time). N == 0 returns 0. */
 float bq_select_f(float *a, size_t n, double q);

@@ -32,6 +32,7 @@ struct bq_image {
     int bit_depth;        /* of the file: 8, 16, 32 (float) */
     float max_code;       /* saturation level, in the file's units */
     float *px;            /* owned; row-major, top row first */
+    size_t map_bytes;     /* image.c's: PX's mapping, 0 if from malloc */
 };
 
 /* Returns a static English description of ST. */
