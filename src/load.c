@@ -162,6 +162,40 @@ bq_unpack_bits16(const unsigned char *src, unsigned bits, size_t n,
 }
 
 void
+bq_unpack_pick(const unsigned char *src, unsigned bits, int host24, size_t n,
+               unsigned spp, const uint16_t *pick, unsigned npick,
+               size_t elem, void *dst)
+{
+    const uint64_t mask = ((uint64_t)1 << bits) - 1u;
+    uint16_t *d16 = dst;
+    uint32_t *d32 = dst;
+
+    for (size_t i = 0, o = 0; i < n; i++)
+        for (unsigned j = 0; j < npick; j++, o++) {
+            uint64_t off = ((uint64_t)i * spp + pick[j]) * bits, acc = 0;
+            size_t b0 = (size_t)(off >> 3), b1 = (size_t)((off + bits - 1) >> 3);
+            uint32_t v;
+            if (host24) {
+                const unsigned char *p = src + b0;
+                const uint16_t probe = 1;
+                v = *(const unsigned char *)&probe == 1
+                        ? (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+                              (uint32_t)p[2] << 16
+                        : (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 |
+                              (uint32_t)p[2];
+            } else {
+                for (size_t b = b0; b <= b1; b++)
+                    acc = acc << 8 | src[b];
+                v = (uint32_t)((acc >> ((b1 + 1) * 8 - (off + bits))) & mask);
+            }
+            if (elem == 2)
+                d16[o] = (uint16_t)v;
+            else
+                d32[o] = v;
+        }
+}
+
+void
 bq_unpack_bits32(const unsigned char *src, unsigned bits, size_t n,
                  uint32_t *dst)
 {

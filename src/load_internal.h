@@ -83,6 +83,15 @@ void bq_unpack_bits16(const unsigned char *src, unsigned bits, size_t n,
 void bq_unpack_bits32(const unsigned char *src, unsigned bits, size_t n,
                       uint32_t *dst);
 
+/* Unpacks, of each of N pixels of SPP samples of BITS bits (1..32; MSB
+ * first, or with HOST24 the 24-bit samples libtiff hands back in host byte
+ * order), only the NPICK samples PICK[] into DST: NPICK per pixel, 16-bit
+ * (ELEM 2) or 32-bit (ELEM 4). Reads only the bytes those samples occupy,
+ * so a file with a hundred samples per pixel costs what the ones read do. */
+void bq_unpack_pick(const unsigned char *src, unsigned bits, int host24,
+                    size_t n, unsigned spp, const uint16_t *pick,
+                    unsigned npick, size_t elem, void *dst);
+
 /* Checks WIDTH x HEIGHT against LIM. Returns BQ_OK, or BQ_ERR_FORMAT for an
  * empty size, or BQ_ERR_LIMIT with a message stating the size and the
  * limit; messages name PATH. Allocates nothing. */

@@ -43,6 +43,8 @@ struct tiff_layout {
     uint16_t sample[3];        /* their indices, 0..spp-1 */
     unsigned nread;            /* planes decoded per block: 1, or nsrc */
     int unpack;                /* 1: bits is not 8/16/32, unpack rows */
+    int pick;                  /* 1: unpack only the samples read, NSRC
+                                  per pixel (contiguous, SPP > NSRC) */
     size_t elem;               /* bytes per sample after unpacking */
     tmsize_t block_bytes;      /* decoded bytes of one strip/tile/plane */
     tmsize_t row_bytes;        /* bytes from one block row to the next */
@@ -432,7 +434,12 @@ tiff_decode(struct tiff_ctx *c, const struct tiff_layout *L,
                 const unsigned char *rowp[3], *src[3];
                 for (unsigned k = 0; k < L->nread; k++) {
                     rowp[k] = c->buf[k] + (size_t)r * (size_t)L->row_bytes;
-                    if (L->elem == 2 && L->unpack) {
+                    if (L->pick) {
+                        bq_unpack_pick(rowp[k], L->bits, L->bits == 24, cols,
+                                       L->spp, L->sample, L->nsrc, L->elem,
+                                       c->unpacked[k]);
+                        rowp[k] = c->unpacked[k];
+                    } else if (L->elem == 2 && L->unpack) {
                         bq_unpack_bits16(rowp[k], L->bits, L->row_samples,
                                          c->unpacked[k]);
                         rowp[k] = c->unpacked[k];
@@ -447,6 +454,7 @@ tiff_decode(struct tiff_ctx *c, const struct tiff_layout *L,
                 }
                 for (unsigned j = 0; j < L->nsrc; j++)
                     src[j] = L->separate ? rowp[j]
+                             : L->pick   ? rowp[0] + j * L->elem
                                          : rowp[0] + L->sample[j] * L->elem;
                 bq_rowconv_run(cv, bq_row(c->img, by + r) + bx, src, cols);
             }
@@ -632,6 +640,7 @@ bq_load_tiff(int fd, const char *path, const struct bq_load_opts *opts,
     }
     L.nread = L.separate ? L.nsrc : 1;
     L.unpack = !(L.bits == 8 || L.bits == 16 || L.bits == 32);
+    L.pick = L.unpack && !L.separate && L.spp > L.nsrc;
     if (is_float) {
         type = BQ_SAMPLE_F32;
         L.elem = 4;
@@ -670,7 +679,8 @@ bq_load_tiff(int fd, const char *path, const struct bq_load_opts *opts,
         if (st != BQ_OK)
             goto out;
     }
-    if (bq_rowconv_init(&cv, type, mode, L.separate ? 1 : spp, ctx.lut) !=
+    if (bq_rowconv_init(&cv, type, mode,
+                        L.separate ? 1 : L.pick ? L.nsrc : spp, ctx.lut) !=
         BQ_OK) {
         st = bq_error_set(err, BQ_ERR_FORMAT,
                           "%s: this combination of TIFF fields (%u-bit,"

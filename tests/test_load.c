@@ -974,6 +974,64 @@ test_tiff_odd_bit_depths(void **state)
     }
 }
 
+/* Odd bit depths with more samples per pixel than are read (RGBA, gray
+ * with alpha): only the samples read are unpacked, each from its own bit
+ * offset (a file with a hundred samples per pixel once took 164 times the
+ * work of its one gray sample). */
+static void
+test_tiff_odd_depth_extra_samples(void **state)
+{
+    static const struct {
+        unsigned bits, spp;
+        uint16_t photo;
+    } cases[] = {{12, 4, PHOTOMETRIC_RGB},
+                 {4, 2, PHOTOMETRIC_MINISBLACK},
+                 {2, 4, PHOTOMETRIC_RGB},
+                 {12, 2, PHOTOMETRIC_MINISBLACK}};
+    const uint32_t w = 19, h = 5;
+    uint16_t v[19 * 5 * 4];
+    uint8_t packed[((19 * 4 * 12 + 7) / 8) * 5];
+    (void)state;
+
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        unsigned bits = cases[k].bits, spp = cases[k].spp;
+        uint16_t mx = (uint16_t)((1u << bits) - 1u);
+        size_t rb = ((size_t)w * spp * bits + 7) / 8;
+        struct tspec s = {.w = w,
+                          .h = h,
+                          .bps = (uint16_t)bits,
+                          .spp = (uint16_t)spp,
+                          .alpha = 1,
+                          .photo = cases[k].photo,
+                          .rps = 2,
+                          .data = packed};
+        struct bq_image *img;
+        for (uint32_t i = 0; i < w * h * spp; i++)
+            v[i] = (uint16_t)((i * 2654435761u >> 9) & mx);
+        pack_bits(v, w * spp, h, bits, packed, rb);
+        write_tiff(tpath("oddx.tif"), "wl", &s);
+        for (int ch = -1; ch < (int)spp; ch++) {
+            if (ch < 0)
+                img = load_expect(tpath("oddx.tif"), NULL, BQ_OK, NULL, NULL);
+            else
+                img = load_pc(tpath("oddx.tif"), 0, ch, BQ_OK, NULL);
+            for (uint32_t i = 0; i < w * h; i++) {
+                const uint16_t *p = v + (size_t)i * spp;
+                float want = ch >= 0 ? (float)p[ch]
+                             : spp >= 3 ? luma(p[0], p[1], p[2])
+                                        : (float)p[0];
+                if (img->px[i] != want)
+                    print_error("%u-bit x%u, channel %d, pixel %u: got %g,"
+                                " want %g\n",
+                                bits, spp, ch, i, (double)img->px[i],
+                                (double)want);
+                assert_true(img->px[i] == want);
+            }
+            bq_image_destroy(img);
+        }
+    }
+}
+
 static void
 test_tiff_multipage(void **state)
 {
@@ -1699,6 +1757,7 @@ main(void)
         cmocka_unit_test(test_tiff_float),
         cmocka_unit_test(test_tiff_uint32),
         cmocka_unit_test(test_tiff_odd_bit_depths),
+        cmocka_unit_test(test_tiff_odd_depth_extra_samples),
         cmocka_unit_test(test_tiff_multipage),
         cmocka_unit_test(test_png_gray),
         cmocka_unit_test(test_png_gray_low_depths),
