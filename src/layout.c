@@ -100,6 +100,15 @@ half_max(const double *c, long ipk, long lim_l, long lim_r, double *xc,
     xr = (double)hi;
     if (c[hi] < half && c[hi - 1] != c[hi])
         xr -= (half - c[hi]) / (c[hi - 1] - c[hi]);
+    /* One side still above half at its limit: the bump leans on a
+     * brighter neighbour (or the profile's end). Its own half width is the
+     * other side's, mirrored about the peak. Neither side: no width. */
+    if (c[lo] > half && c[hi] > half)
+        return -1; /* a smear or a plateau: no width of its own */
+    if (c[lo] > half)
+        xl = 2 * (double)ipk - xr;
+    else if (c[hi] > half)
+        xr = 2 * (double)ipk - xl;
     if (xr <= xl)
         return -1;
     *xc = 0.5 * (xl + xr);
@@ -164,8 +173,28 @@ end_peak(const double *c, size_t w, const struct strip_rows *sr, double x,
     return !ramp_column(sr, (size_t)ipk);
 }
 
+/* Whether a peak of compressed height PK over the base BASE of its
+ * prominence stands out in plain terms: by SHALLOW_ABS scale units (CC is
+ * asinh(C / scale), so sinh undoes it), by SHALLOW_DIP of its height, and
+ * is at least SHALLOW_TOP of the profile's top TOP (ripples on what the
+ * background left do not count). Bright lanes whose bands nearly touch dip
+ * by a fifth between them, far less than the factor e the compressed
+ * prominence asks at the top: without this they were taken for one lane
+ * and the pitch for twice the true one. */
+#define SHALLOW_ABS 3.0
+#define SHALLOW_DIP 0.15
+#define SHALLOW_TOP 0.1
+static int
+shallow_valley(double pk, double base, double top)
+{
+    double p = sinh(pk), b = sinh(base > 0 ? base : 0);
+    return p - b >= SHALLOW_ABS && b <= (1 - SHALLOW_DIP) * p &&
+           p >= SHALLOW_TOP * sinh(top);
+}
+
 /* Lanes from the compressed column profile CC (and C, uncompressed):
- * 1. candidates are peaks of CC with a prominence of at least THR;
+ * 1. candidates are peaks of CC with a prominence of at least THR, or
+ *    a shallow valley on either side (shallow_valley);
  * 2. the pitch is the median spacing of neighbours, refined by dividing
  *    each spacing by its whole number of pitches (gaps of two or more
  *    pitches are empty lanes, not a longer pitch);
@@ -185,9 +214,12 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
     double cand[256], ch[256], sp[256], pitch, pos[256];
     int emp[256];
     size_t nc = 0, np = 0;
+    double cctop = 0;
 
     lf->n = 0;
     lf->pitch = 0;
+    for (size_t i = xa; i < xb; i++)
+        cctop = cc[i] > cctop ? cc[i] : cctop;
     for (size_t i = xa + 1; i + 1 < xb && nc < 256; i++) {
         double lmin = cc[i], rmin = cc[i], base;
         long k;
@@ -200,7 +232,8 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
         for (k = (long)i + 1; k < (long)w && cc[k] <= cc[i]; k++)
             rmin = cc[k] < rmin ? cc[k] : rmin;
         base = lmin > rmin ? lmin : rmin;
-        if (cc[i] - (base > 0 ? base : 0) < thr)
+        if (cc[i] - (base > 0 ? base : 0) < thr &&
+            !shallow_valley(cc[i], base, cctop))
             continue;
         cand[nc] = (double)i;
         ch[nc] = cc[i];
@@ -214,8 +247,10 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
         for (size_t i = 0; i < nc; i++) {
             long ip = (long)cand[i];
             wd[i] = 0;
-            if (c[ip] > 0)
-                half_max(c, ip, (long)xa, (long)xb - 1, &xc, &wd[i]);
+            /* a bump that never falls to half counts as wide */
+            if (c[ip] > 0 &&
+                half_max(c, ip, (long)xa, (long)xb - 1, &xc, &wd[i]) != 0)
+                wd[i] = (double)(xb - xa);
             tmpw[i] = wd[i];
         }
         med = bq_select_d(tmpw, nc, 0.5);
@@ -400,7 +435,12 @@ measure:
                 vmin = c[i] < vmin ? c[i] : vmin;
             if (vmin > 0.7 * fmin(c[ipk], interp(c, w, end)))
                 continue;
-            if (half_max(c, ipk, a, b, &xc, &wd) != 0 || wd < 0.6 * wmed ||
+            /* its width over up to 3/4 pitch either side, as for the
+             * other lanes (measure, above) */
+            if (half_max(c, ipk, (long)fmax(0, floor(want - 0.75 * pitch)),
+                         (long)fmin((double)w - 1, ceil(want + 0.75 * pitch)),
+                         &xc, &wd) != 0 ||
+                wd < 0.6 * wmed ||
                 wd > 1.5 * wmed)
                 continue;
             if (side) {

@@ -82,8 +82,8 @@ test_clean(void **state)
 /* Every artefact but doublets: rotation, smile, strips, frame, blotches,
  * gradient, hot pixels, empty lanes, ladder, saturation. Measured at
  * writing: lanes 321/321 (315 before the layout's row cuts and anchor
- * rules), bands 878/880, median 0.52 %, 90th 3.50 %. Lanes: at most two
- * missed. */
+ * rules), bands 878/880, median 0.52 %, 90th 3.50 %; 320/321 after the
+ * shallow-valley lanes (seed 11 loses one). Lanes: at most one missed. */
 static void
 test_random_no_doublets(void **state)
 {
@@ -92,7 +92,7 @@ test_random_no_doublets(void **state)
     (void)state;
     sweep(RANDOM_NO_DOUBLETS, 1, 16, &ev);
     report("random, no doublets", &ev, &med, &p90);
-    assert_true(ev.lanes_found + 2 >= ev.lanes);
+    assert_true(ev.lanes_found + 1 >= ev.lanes);
     assert_true(ev.bands_found >= 0.95 * (double)ev.bands);
     assert_int_equal(ev.sat_flagged, ev.sat_bands);
     assert_true(med <= 0.03); /* the target */
@@ -102,7 +102,8 @@ test_random_no_doublets(void **state)
 /* Everything including ERK-like doublets: the issue's targets. Measured
  * at writing: lanes 320/321 (317 before the layout's row cuts and anchor
  * rules), bands 1140/1150, median 0.67 %, 90th 7.1 % (the doublet fit
- * shares one width between the two bands). Lanes: at most two missed. */
+ * shares one width between the two bands); 320/321, bands 1143/1150 after
+ * the shallow-valley lanes. Lanes: at most one missed. */
 static void
 test_random_all(void **state)
 {
@@ -111,7 +112,7 @@ test_random_all(void **state)
     (void)state;
     sweep(RANDOM_ALL, 1, 16, &ev);
     report("random, all artefacts", &ev, &med, &p90);
-    assert_true(ev.lanes_found + 2 >= ev.lanes);
+    assert_true(ev.lanes_found + 1 >= ev.lanes);
     assert_true(ev.bands_found >= 0.94 * (double)ev.bands);
     assert_true(med <= 0.03); /* the target */
     assert_true(p90 <= 0.08); /* the target */
@@ -122,10 +123,9 @@ test_random_all(void **state)
  * too): lane recall 581/588 = 98.8 % at writing (560 before the ramp
  * removal, 546 before the surround test knew a blotch from a membrane and
  * a frame from strong bands; 496/588 = 84.4 % before the layout's
- * one-lane-row, anchor, row-cut and shift rules); asserted at 97.5 %,
- * about seven lanes of slack. The misses left at writing (7): deskew
- * angles off by a degree or more (seeds 31, 60: 6), one lane of a
- * 15-lane strip (seed 38). */
+ * one-lane-row, anchor, row-cut and shift rules); 585/588 = 99.5 % after
+ * the smile-aware deskew and the shallow-valley lanes (seeds 31 and 38).
+ * Asserted at 99 %, about two lanes of slack. */
 static void
 test_random_held_out(void **state)
 {
@@ -134,8 +134,26 @@ test_random_held_out(void **state)
     (void)state;
     sweep(RANDOM_ALL, 31, 30, &ev);
     report("random, all artefacts, seeds 31-60", &ev, &med, &p90);
-    assert_true(ev.lanes_found >= 0.975 * (double)ev.lanes);
+    assert_true(ev.lanes_found >= 0.99 * (double)ev.lanes);
     assert_true(ev.bands_found >= 0.90 * (double)ev.bands);
+    assert_true(med <= 0.03); /* the target */
+    assert_true(p90 <= 0.08); /* the target */
+}
+
+/* Seeds 101 to 160, every artefact: lanes 1081/1081, bands 3667/3682
+ * at writing (1066 lanes before the shallow-valley lanes, the mirrored
+ * half width and the smile-aware deskew, which were checked on seeds
+ * 101-200 as well as 1-100). Every lane must be found. */
+static void
+test_random_101_160(void **state)
+{
+    static struct bq_eval ev;
+    double med, p90;
+    (void)state;
+    sweep(RANDOM_ALL, 101, 60, &ev);
+    report("random, all artefacts, seeds 101-160", &ev, &med, &p90);
+    assert_true(ev.lanes_found == ev.lanes);
+    assert_true(ev.bands_found >= 0.98 * (double)ev.bands);
     assert_true(med <= 0.03); /* the target */
     assert_true(p90 <= 0.08); /* the target */
 }
@@ -173,6 +191,7 @@ main(void)
         cmocka_unit_test(test_random_no_doublets),
         cmocka_unit_test(test_random_all),
         cmocka_unit_test(test_random_held_out),
+        cmocka_unit_test(test_random_101_160),
         cmocka_unit_test(test_dark_frame_no_edge_bands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,9 @@
  * analyses them and prints how many lanes and bands were found and the
  * volume errors. Usage:
  *   accuracy [SEEDS] [WIDTH HEIGHT] [-v] [--no-doublets] [--first N]
+ *            [--save DIR]
  * (-v: one line per scan; --first N: seeds N .. N+SEEDS-1, default 1;
+ * --save DIR: each scan also as DIR/seedN.tif, to look at with quantify;
  * BQ_EVAL_VERBOSE=1: one line per band). Options may stand anywhere. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@ int
 main(int argc, char **argv)
 {
     int seeds = 20, first = 1, verbose = 0, nodbl = 0, npos = 0;
+    const char *save = NULL;
     size_t w = 1024, h = 768;
     static struct bq_eval ev;
 
@@ -33,6 +36,8 @@ main(int argc, char **argv)
             nodbl = 1;
         else if (!strcmp(argv[i], "--first") && i + 1 < argc)
             first = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--save") && i + 1 < argc)
+            save = argv[++i];
         else if (npos == 0)
             seeds = atoi(argv[i]), npos++;
         else if (npos == 1)
@@ -73,6 +78,19 @@ main(int argc, char **argv)
                    ev.lanes_found - l0, ev.lanes - nl0, ev.bands_found - b0,
                    ev.bands - nb0);
         bq_analysis_fini(&a);
+        if (save) {
+            struct bq_synth_truth t;
+            struct bq_image *img = NULL;
+            char path[4096];
+            snprintf(path, sizeof path, "%s/seed%d.tif", save, s);
+            if (bq_synth_generate(&p, &img, &t, &err) != BQ_OK ||
+                bq_synth_write_tiff(path, (const struct bq_image *const *)&img,
+                                    1, NULL, &err) != BQ_OK)
+                fprintf(stderr, "seed %d: %s\n", s, err.msg);
+            else
+                bq_synth_truth_fini(&t);
+            bq_image_destroy(img);
+        }
     }
     qsort(ev.err, ev.nerr, sizeof *ev.err, cmpd);
     printf("lanes found %zu/%zu, bands found %zu/%zu, saturated flagged "
