@@ -635,25 +635,38 @@ struct lane_job {
 };
 
 /* Returns 1 if band B's rows, widened by half its height on each side,
- * reach rows of profile P (N rows) that are exactly 0: pixels masked as
- * outside the membrane. Such a band is the membrane's edge (a ramp), or a
- * band cut by it, or one too close to the edge for its baseline; none can
- * be measured (a real band hard against a tight membrane mask is lost
- * too: see README). */
+ * reach rows of profile P (N rows) that are exactly 0 (pixels masked as
+ * outside the membrane) and the profile beside those rows stands at more
+ * than EDGE_SHARE of the band's peak. Such a band is the membrane's edge
+ * (a ramp up to the mask), or a band cut by it; neither can be measured.
+ * A band whose profile falls to its foot before the mask (a blot cropped
+ * close above its top band) is kept: its own rows are all inside. */
+#define EDGE_SHARE 0.25
 static int
 touches_mask(const double *p, size_t n, const struct bq_band *b)
 {
-    double half = 0.5 * (b->bottom - b->top);
+    double half = 0.5 * (b->bottom - b->top), edge = 0, peak;
     long a = (long)floor(b->top - half), e = (long)ceil(b->bottom + half);
+    long yc = (long)floor(b->y + 0.5);
     int zeros = 0;
 
     if (a < 0)
         a = 0;
     if (e > (long)n)
         e = (long)n;
-    for (long y = a; y < e; y++)
-        zeros += p[y] == 0.0;
-    return zeros >= 2;
+    if (yc < 0 || yc >= (long)n)
+        return 1;
+    peak = p[yc];
+    for (long y = a; y < e; y++) {
+        if (p[y] != 0.0)
+            continue;
+        zeros++;
+        if (y > 0 && p[y - 1] != 0.0)
+            edge = fmax(edge, fabs(p[y - 1]));
+        if (y + 1 < (long)n && p[y + 1] != 0.0)
+            edge = fmax(edge, fabs(p[y + 1]));
+    }
+    return zeros >= 2 && !(peak > 0 && edge <= EDGE_SHARE * peak);
 }
 
 /* Profiles of the strip's lanes [A, B). */

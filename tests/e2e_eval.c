@@ -120,7 +120,8 @@ bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
                 tmp[j - 1] = x;
             }
         med = n % 2 ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
-        for (size_t i = 0; i < n && ev->nerr < 4096; i++)
+        for (size_t i = 0;
+             i < n && ev->nerr < sizeof ev->err / sizeof *ev->err; i++)
             ev->err[ev->nerr++] = fabs(g[gi].r[i] / med - 1);
     }
     free(g);

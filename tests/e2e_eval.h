@@ -13,7 +13,7 @@ struct bq_eval {
     size_t bands, bands_found;       /* truth bands of interest / found */
     size_t sat_bands, sat_flagged;   /* truth saturated / flagged */
     size_t nerr;                     /* volume errors collected */
-    double err[4096];                /* |relative error| after row scaling */
+    double err[16384];               /* |relative error| after row scaling */
 };
 
 /* Scores A against T, appending to EV. Bands of interest: every non-ladder
