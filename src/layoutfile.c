@@ -69,6 +69,21 @@ bq_layout_file_read(const char *path, struct bq_box **out, size_t *n,
         double v[6];
         int nf;
         lineno++;
+        if (!strchr(line, '\n') && !feof(f) && line[0] == '#') {
+            int ch; /* a long comment: the rest of it goes unread */
+            while ((ch = fgetc(f)) != EOF && ch != '\n')
+                ;
+            continue;
+        }
+        if (!strchr(line, '\n') && !feof(f)) {
+            /* a box is six numbers: a line this long is not one (read in
+             * pieces it would be reported under the wrong line numbers) */
+            st = bq_error_set(err, BQ_ERR_FORMAT,
+                              "%s line %zu: longer than %zu characters; a "
+                              "layout line is six numbers",
+                              path, lineno, sizeof line - 2);
+            goto out;
+        }
         line[strcspn(line, "\r\n")] = '\0';
         if (line[0] == '#' || line[strspn(line, " \t")] == '\0')
             continue;

@@ -201,6 +201,29 @@ test_error_negative_size_names_line(void **state)
     read_fails("zeroh.csv", "1,1,10,20,30,8\n1,2,10,20,30,0\n", "line 2");
 }
 
+/* A line too long to be a box is an error of that line; it used to be
+ * read in 1023-character pieces, each reported as a line of its own. */
+static void
+test_error_long_line_names_line(void **state)
+{
+    char text[3000];
+    struct bq_box *b = NULL;
+    size_t n;
+    (void)state;
+    n = (size_t)snprintf(text, sizeof text, "1,1,10,20,30,8\n1,2,10,40,");
+    memset(text + n, '0', 2000);
+    snprintf(text + n + 2000, sizeof text - n - 2000, "30,8\n1,3,1,1,1,1\n");
+    read_fails("long.csv", text, "line 2: longer than 1022 characters");
+    /* a long comment is skipped whole: the next box is line 3's */
+    n = (size_t)snprintf(text, sizeof text, "1,1,10,20,30,8\n# ");
+    memset(text + n, 'x', 2000);
+    snprintf(text + n + 2000, sizeof text - n - 2000, "\n1,2,10,40,30,8\n");
+    n = read_ok("longc.csv", text, &b);
+    assert_int_equal(n, 2);
+    assert_box(&b[1], 1, 2, 10, 40, 30, 8);
+    free(b);
+}
+
 /* No boxes: an empty file, or one of comments and blank lines only. */
 static void
 test_error_empty_file(void **state)
@@ -449,6 +472,7 @@ main(void)
         cmocka_unit_test(test_error_not_a_number_names_line),
         cmocka_unit_test(test_error_lane_zero_names_line),
         cmocka_unit_test(test_error_negative_size_names_line),
+        cmocka_unit_test(test_error_long_line_names_line),
         cmocka_unit_test(test_error_empty_file),
         cmocka_unit_test(test_error_missing_file_names_path),
         cmocka_unit_test(test_band_box_volume_is_pixel_sum),
