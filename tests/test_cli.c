@@ -56,6 +56,15 @@ test_usage_errors_exit_2(void **state)
     assert_true(contains("err.txt", "--lanes"));
     assert_int_equal(run(BQ " quantify x.tif -o d --background blur"), 2);
     assert_int_equal(run(BQ " quantify x.tif -o d --bogus"), 2);
+    /* a short option's value may be attached, as getopt allows */
+    assert_int_equal(run(BQ " quantify x.tif -o d -qx"), 2);
+    {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, BQ " quantify '%s/blot.tif' -o'%s/attached' -q",
+                 dir, dir);
+        assert_int_equal(run(cmd), 0);
+        assert_true(contains("attached/blot.bands.csv", "lane"));
+    }
 }
 
 static void

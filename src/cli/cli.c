@@ -17,8 +17,14 @@ bq_cli_match(const struct bq_cli_opt *table, int argc, char **argv, int *i,
     size_t len = eq ? (size_t)(eq - a) : strlen(a);
 
     for (const struct bq_cli_opt *o = table; o->lng; o++) {
+        size_t sl = o->shrt ? strlen(o->shrt) : 0;
         int hit = (strlen(o->lng) == len && !strncmp(a, o->lng, len)) ||
                   (o->shrt && !eq && !strcmp(a, o->shrt));
+        if (!hit && o->shrt && o->arg && !strncmp(a, o->shrt, sl) &&
+            a[sl] != '\0') {
+            *val = a + sl; /* the value attached: -j2, -oDIR */
+            return o;
+        }
         if (!hit)
             continue;
         if (!o->arg) {

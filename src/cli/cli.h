@@ -16,8 +16,8 @@ struct bq_cli_opt {
 };
 
 /* Matches ARGV[*I] against TABLE (terminated by lng == NULL); for options
- * with an argument stores it in *VAL (from "--x=v" or the next word,
- * advancing *I). Prints a usage error and returns NULL if unknown. */
+ * with an argument stores it in *VAL (from "--x=v", "-xv" or the next
+ * word, advancing *I). Prints a usage error and returns NULL if unknown. */
 const struct bq_cli_opt *bq_cli_match(const struct bq_cli_opt *table,
                                       int argc, char **argv, int *i,
                                       const char **val);
