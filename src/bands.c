@@ -636,12 +636,14 @@ struct lane_job {
 
 /* Returns 1 if band B's rows, widened by half its height on each side,
  * reach rows of profile P (N rows) that are exactly 0 (pixels masked as
- * outside the membrane) and the profile beside those rows stands at more
- * than EDGE_SHARE of the band's peak. Such a band is the membrane's edge
- * (a ramp up to the mask), or a band cut by it; neither can be measured.
- * A band whose profile falls to its foot before the mask (a blot cropped
- * close above its top band) is kept: its own rows are all inside. */
+ * outside the membrane) and the profile within EDGE_ROWS rows beside them
+ * stands at more than EDGE_SHARE of the band's peak. Such a band is the
+ * membrane's edge (a ramp up to the mask, a soft step read as a band), or
+ * a band cut by it; neither can be measured. A band whose profile falls
+ * to its foot before the mask (a blot cropped close above its top band)
+ * is kept. */
 #define EDGE_SHARE 0.25
+#define EDGE_ROWS 4
 static int
 touches_mask(const double *p, size_t n, const struct bq_band *b)
 {
@@ -661,10 +663,14 @@ touches_mask(const double *p, size_t n, const struct bq_band *b)
         if (p[y] != 0.0)
             continue;
         zeros++;
-        if (y > 0 && p[y - 1] != 0.0)
-            edge = fmax(edge, fabs(p[y - 1]));
-        if (y + 1 < (long)n && p[y + 1] != 0.0)
-            edge = fmax(edge, fabs(p[y + 1]));
+        /* the profile over EDGE_ROWS rows beside the mask: a soft
+         * membrane edge rises over a few rows */
+        for (long d = 1; d <= EDGE_ROWS; d++) {
+            if (y - d >= 0 && p[y - d] != 0.0)
+                edge = fmax(edge, fabs(p[y - d]));
+            if (y + d < (long)n && p[y + d] != 0.0)
+                edge = fmax(edge, fabs(p[y + d]));
+        }
     }
     return zeros >= 2 && !(peak > 0 && edge <= EDGE_SHARE * peak);
 }

@@ -16,6 +16,13 @@
 /* Band rows with at least this many lanes anchor a strip; sparser rows (a
  * ladder, a lone band, a speck) join a neighbouring strip. */
 #define ANCHOR_LANES 3
+/* Rows with under this share of the fullest row's pixels unmasked
+ * separate two membrane pieces. */
+#define GAP_LIVE 0.3
+/* A pitch must exceed the lanes' half-maximum width by this factor. */
+#define PITCH_GAP 1.15
+/* Relative pitch difference that marks a band row's lanes as misread. */
+#define PITCH_ODD 0.25
 
 void
 bq_layout_opts_init(struct bq_layout_opts *o)
@@ -46,6 +53,7 @@ struct seg {
     size_t ns;     /* of those, lanes seen (not filled in) at least a
                       tenth as high as the highest */
     size_t strip;  /* strip it was merged into */
+    size_t piece;  /* membrane piece its middle row lies on (gap rows) */
     int cut;       /* 1: cut from the run above it, to be joined again */
 };
 
@@ -214,7 +222,7 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
     double cand[256], ch[256], sp[256], pitch, pos[256];
     int emp[256];
     size_t nc = 0, np = 0;
-    double cctop = 0;
+    double cctop = 0, cwmed = 0; /* candidates' median half-max width */
 
     lf->n = 0;
     lf->pitch = 0;
@@ -254,6 +262,7 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
             tmpw[i] = wd[i];
         }
         med = bq_select_d(tmpw, nc, 0.5);
+        cwmed = med;
         for (size_t i = 0; i < nc; i++)
             if (wd[i] >= 0.3 * med) {
                 cand[m] = cand[i];
@@ -289,6 +298,27 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
                     ratios[nr++] = sp[i] / k;
             }
             if (nr)
+                pitch = bq_select_d(ratios, nr, 0.5);
+        }
+        /* Half that pitch, if it explains every spacing and one the pitch
+         * does not (a row of few lanes with empty ones between: spacings
+         * of 1, 2 and 2 pitches read as 2), and lanes as wide as the
+         * candidates still fit in it with a gap (a split candidate half a
+         * pitch off does not make the pitch half). */
+        if (cwmed > 0 && 0.5 * pitch >= PITCH_GAP * cwmed) {
+            double half = 0.5 * pitch;
+            int all = 1, gain = 0;
+            nr = 0;
+            for (size_t i = 0; i + 1 < nc; i++) {
+                double k = floor(sp[i] / half + 0.5),
+                       k1 = floor(sp[i] / pitch + 0.5);
+                if (k < 1 || k > 6 || fabs(sp[i] / k - half) >= 0.2 * half)
+                    all = 0;
+                else
+                    ratios[nr++] = sp[i] / k;
+                gain |= k1 < 1 || fabs(sp[i] / k1 - pitch) >= 0.25 * pitch;
+            }
+            if (all && gain && nr)
                 pitch = bq_select_d(ratios, nr, 0.5);
         }
     }
@@ -619,6 +649,7 @@ struct sum_ctx {
     double *rows; /* row means, one per row */
     double *cols; /* column means over rows [y0, y1) */
     size_t y0, y1;
+    size_t *live; /* per row: pixels not exactly 0 (not masked) */
 };
 
 /* Means of rows [A, B) of the image. */
@@ -627,8 +658,12 @@ row_means(void *arg, size_t a, size_t b)
 {
     const struct sum_ctx *c = arg;
     for (size_t y = a; y < b; y++) {
-        c->rows[y] = bq_sum_f(bq_row(c->sig, y), c->sig->width) /
-                     (double)c->sig->width;
+        const float *r = bq_row(c->sig, y);
+        size_t live = 0;
+        c->rows[y] = bq_sum_f(r, c->sig->width) / (double)c->sig->width;
+        for (size_t x = 0; x < c->sig->width; x++)
+            live += r[x] != 0.0f;
+        c->live[y] = live;
     }
 }
 
@@ -759,6 +794,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
     struct bq_layout_opts def;
     size_t w = sig->width, h = sig->height, nseg = 0, nstrips = 0;
     double *rowp = NULL, *rows = NULL, *tmp = NULL, *scc = NULL, *sc = NULL;
+    size_t *live = NULL;
     struct seg segs[MAX_SEGS];
     struct lanefit *lf = NULL;
     double noise, thr, rmax = 0, sig_r;
@@ -785,22 +821,41 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         noise = 1e-3;
     out->noise = noise;
     rowp = bq_calloc_array(h, sizeof *rowp);
+    live = bq_calloc_array(h, sizeof *live);
     rows = bq_calloc_array(h, sizeof *rows);
     tmp = bq_calloc_array(w > h ? w : h, sizeof *tmp);
     scc = bq_calloc_array(w, sizeof *scc);
     sc = bq_calloc_array(w, sizeof *sc);
     lf = calloc(1, sizeof *lf);
-    if (!rowp || !rows || !tmp || !scc || !sc || !lf) {
+    if (!rowp || !live || !rows || !tmp || !scc || !sc || !lf) {
         st = bq_error_set(err, BQ_ERR_NOMEM, "layout: out of memory");
         goto out;
     }
 
     /* 1. Row profile and the runs of rows that hold signal. */
     {
-        struct sum_ctx c = {sig, rowp, NULL, 0, 0};
+        struct sum_ctx c = {sig, rowp, NULL, 0, 0, live};
         bq_parallel_for(h, 0, row_means, &c);
     }
     bq_smooth1d(rowp, rows, h, h / 400.0 > 1.0 ? h / 400.0 : 1.0);
+    /* Membrane pieces: rows almost wholly masked (under GAP_LIVE of the
+     * fullest row's pixels unmasked) between two stretches of membrane are
+     * the surround showing between two pieces of membrane, which are two
+     * strips whatever their lanes look like. live[] becomes the piece of
+     * each row. */
+    {
+        size_t lmax = 0, pc = 0;
+        int in_gap = 1;
+        for (size_t y = 0; y < h; y++)
+            lmax = live[y] > lmax ? live[y] : lmax;
+        for (size_t y = 0; y < h; y++) {
+            int g = (double)live[y] < GAP_LIVE * (double)lmax;
+            if (in_gap && !g && y > 0)
+                pc++;
+            in_gap = g;
+            live[y] = g ? (size_t)-1 : pc;
+        }
+    }
     for (size_t y = 0; y < h; y++)
         rmax = rows[y] > rmax ? rows[y] : rmax;
     sig_r = noise / sqrt((double)w);
@@ -822,7 +877,8 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             y0 = y;
             while (y < h && rows[y] > thr)
                 y++;
-            if (nseg > 0 && y0 - segs[nseg - 1].y1 < gap)
+            if (nseg > 0 && y0 - segs[nseg - 1].y1 < gap &&
+                live[y0] == live[segs[nseg - 1].y1 - 1])
                 segs[nseg - 1].y1 = y;
             else if (y - y0 >= 2) {
                 segs[nseg].y0 = y0;
@@ -866,6 +922,19 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             segs[k].y1++;
     }
 
+    for (size_t k = 0; k < nseg; k++) {
+        size_t m = (segs[k].y0 + segs[k].y1) / 2, d = 0;
+        /* the middle row, or the nearest row of a piece */
+        while (live[m] == (size_t)-1 && d < h) {
+            d++;
+            if (m >= d && live[m - d] != (size_t)-1)
+                m -= d;
+            else if (m + d < h && live[m + d] != (size_t)-1)
+                m += d;
+        }
+        segs[k].piece = live[m];
+    }
+
     /* 2. Column profile of every run, in one pass over its rows. */
     for (size_t k = 0; k < nseg; k++) {
         segs[k].c = bq_calloc_array(w, sizeof(double));
@@ -876,7 +945,8 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             goto out;
         }
         {
-            struct sum_ctx c = {sig, NULL, segs[k].c, segs[k].y0, segs[k].y1};
+            struct sum_ctx c = {sig, NULL, segs[k].c, segs[k].y0, segs[k].y1,
+                            NULL};
             bq_parallel_for(w, 0, column_means, &c);
         }
         compress(segs[k].c, segs[k].cc, w,
@@ -965,9 +1035,49 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
          * (a ladder row, a lone band) join the neighbouring strip whose
          * lanes they match, else the one above. */
         long prev = -1;
+        int orphan[MAX_SEGS];
+        /* An anchor whose pitch is off by over PITCH_ODD from both
+         * neighbouring anchors', which agree with each other within half
+         * that and show more lanes, read its lanes wrongly (weak bands, a
+         * ladder's rows): it anchors nothing and joins the strip whose
+         * lanes it matches. */
+        for (size_t k = 0; k < nseg; k++) {
+            long a = -1, b = -1;
+            if (segs[k].nl < ANCHOR_LANES)
+                continue;
+            for (long j = (long)k - 1; j >= 0 && a < 0; j--)
+                if (segs[j].nl >= ANCHOR_LANES)
+                    a = j;
+            for (size_t j = k + 1; j < nseg && b < 0; j++)
+                if (segs[j].nl >= ANCHOR_LANES)
+                    b = (long)j;
+            if (a >= 0 && b >= 0 && segs[k].ns < segs[a].ns &&
+                segs[k].ns < segs[b].ns &&
+                fabs(segs[k].pitch / segs[a].pitch - 1) > PITCH_ODD &&
+                fabs(segs[k].pitch / segs[b].pitch - 1) > PITCH_ODD &&
+                fabs(segs[a].pitch / segs[b].pitch - 1) < 0.5 * PITCH_ODD)
+                segs[k].nl = 1;
+        }
+        /* A piece of membrane without an anchor row: its rows are a strip
+         * of their own (they would join the strip of another piece). */
+        for (size_t k = 0; k < nseg; k++) {
+            orphan[k] = 1;
+            for (size_t j = 0; j < nseg && orphan[k]; j++)
+                if (segs[j].piece == segs[k].piece &&
+                    segs[j].nl >= ANCHOR_LANES)
+                    orphan[k] = 0;
+        }
         for (size_t k = 0; k < nseg; k++) {
             struct seg *q = &segs[k];
             int merge = 0, odd = 0;
+            if (q->nl < ANCHOR_LANES && orphan[k]) {
+                if ((k == 0 || segs[k - 1].piece != q->piece) &&
+                    (nstrips == 0 || (int)nstrips < opts->max_strips))
+                    nstrips++;
+                q->strip = nstrips - 1;
+                prev = -1;
+                continue;
+            }
             if (q->nl < ANCHOR_LANES)
                 continue;
             if (prev >= 0) {
@@ -977,9 +1087,13 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                  * the next one is compared with */
                 for (size_t n = k + 1; !merge && n < nseg; n++)
                     if (segs[n].nl >= ANCHOR_LANES) {
-                        merge = odd = runs_agree(&segs[prev], &segs[n]);
+                        merge = odd = runs_agree(&segs[prev], &segs[n]) &&
+                                      segs[n].piece == q->piece;
                         break;
                     }
+                /* another piece of membrane is another strip */
+                if (segs[prev].piece != q->piece)
+                    merge = odd = 0;
                 if ((int)nstrips >= opts->max_strips)
                     merge = 1;
             }
@@ -997,7 +1111,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             for (size_t k = 0; k < nseg; k++) {
                 long pa = -1, na = -1;
                 double sp, sn;
-                if (segs[k].nl >= ANCHOR_LANES)
+                if (segs[k].nl >= ANCHOR_LANES || orphan[k])
                     continue;
                 for (long j = (long)k - 1; j >= 0 && pa < 0; j--)
                     if (segs[j].nl >= ANCHOR_LANES)
@@ -1011,6 +1125,15 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                 }
                 if (segs[pa].strip == segs[na].strip) {
                     segs[k].strip = segs[pa].strip;
+                    continue;
+                }
+                /* a row on one anchor's piece of membrane only joins it */
+                if ((segs[pa].piece == segs[k].piece) !=
+                    (segs[na].piece == segs[k].piece)) {
+                    segs[k].strip = segs[segs[pa].piece == segs[k].piece
+                                             ? pa
+                                             : na]
+                                        .strip;
                     continue;
                 }
                 sp = lane_agreement(segs[k].lx, segs[k].nl, segs[pa].lx,
@@ -1120,6 +1243,7 @@ out:
         free(segs[k].lx);
     }
     free(rowp);
+    free(live);
     free(rows);
     free(tmp);
     free(scc);

@@ -400,13 +400,16 @@ test_lane_count_mismatch(void **state)
  * showed three bandless lanes on a ramp left of the ladder and the tail of
  * the last lane's band as a lane of its own (21 lanes for 17), and seed 4,
  * whose ERK ladder showed 7 bands (250 and 20 kDa missed, a stray one
- * beside 37 kDa) that no pairing of 7 with the 8 sizes fitted. Every blot
- * is measured, with the manifest's 17 lanes found on the total scan
- * alone, and a row asked for by size comes within 10 % of that size. */
+ * beside 37 kDa) that no pairing of 7 with the 8 sizes fitted; and seed
+ * 18, whose STAT3 band row was read as a doublet when a soft membrane
+ * edge above it, kept as a band, was paired with it (fold changes a third
+ * of the truth). Every blot is measured, with the manifest's 17 lanes
+ * found on the total scan alone, a row asked for by size comes within
+ * 10 % of that size, and only ERK1/2 rows are doublets. */
 static void
 test_regression_seeds(void **state)
 {
-    static const int seeds[] = {11, 4};
+    static const int seeds[] = {11, 4, 18};
     (void)state;
     for (size_t k = 0; k < sizeof seeds / sizeof *seeds; k++) {
         char d[1024], cmd[2048], name[32];
@@ -432,6 +435,9 @@ test_regression_seeds(void **state)
                 fabs(res[i].band_kda / b->pick_value - 1) > 0.1)
                 fail_msg("seed %d: blot %s: row at %.1f kDa for %.1f", seeds[k],
                          b->name, res[i].band_kda, b->pick_value);
+            if (res[i].doublet && !strstr(b->target, "ERK"))
+                fail_msg("seed %d: blot %s: its %s row read as a doublet",
+                         seeds[k], b->name, b->target);
         }
         free_all(&m, res);
     }
