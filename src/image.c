@@ -142,9 +142,12 @@ bq_image_create(size_t width, size_t height, struct bq_error *err)
                      height);
         return NULL;
     }
+    if (n > (SIZE_MAX - 2 * HUGE_PAGE) / sizeof *img->px) {
+        bq_error_set(err, BQ_ERR_NOMEM, "no memory for a %zux%zu image",
+                     width, height);
+        return NULL;
+    }
     img = calloc(1, sizeof *img);
-    if (img && n > SIZE_MAX / sizeof *img->px - HUGE_PAGE)
-        n = SIZE_MAX; /* fails below */
     if (img && n * sizeof *img->px >= BIG_IMAGE)
         img->px = map_zeroed(n * sizeof *img->px, &img->map_bytes);
     else if (img)

@@ -252,19 +252,24 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
     if (nc >= 3) {
         double wd[256], tmpw[256], med, xc;
         size_t m = 0;
+        size_t nw = 0;
         for (size_t i = 0; i < nc; i++) {
             long ip = (long)cand[i];
+            /* searched up to the neighbouring candidates: a group of
+             * nearly touching lanes is not one wide bump. One that never
+             * falls to half between them has no width to judge (-1). */
+            long lo = i > 0 ? (long)cand[i - 1] : (long)xa,
+                 hi = i + 1 < nc ? (long)cand[i + 1] : (long)xb - 1;
             wd[i] = 0;
-            /* a bump that never falls to half counts as wide */
-            if (c[ip] > 0 &&
-                half_max(c, ip, (long)xa, (long)xb - 1, &xc, &wd[i]) != 0)
-                wd[i] = (double)(xb - xa);
-            tmpw[i] = wd[i];
+            if (c[ip] > 0 && half_max(c, ip, lo, hi, &xc, &wd[i]) != 0)
+                wd[i] = -1;
+            if (wd[i] >= 0)
+                tmpw[nw++] = wd[i];
         }
-        med = bq_select_d(tmpw, nc, 0.5);
+        med = nw ? bq_select_d(tmpw, nw, 0.5) : 0;
         cwmed = med;
         for (size_t i = 0; i < nc; i++)
-            if (wd[i] >= 0.3 * med) {
+            if (wd[i] < 0 || wd[i] >= 0.3 * med) {
                 cand[m] = cand[i];
                 ch[m] = ch[i];
                 m++;
@@ -1035,7 +1040,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
          * (a ladder row, a lone band) join the neighbouring strip whose
          * lanes they match, else the one above. */
         long prev = -1;
-        int orphan[MAX_SEGS];
+        int orphan[MAX_SEGS], misread[MAX_SEGS];
         /* An anchor whose pitch is off by over PITCH_ODD from both
          * neighbouring anchors', which agree with each other within half
          * that and show more lanes, read its lanes wrongly (weak bands, a
@@ -1043,6 +1048,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
          * lanes it matches. */
         for (size_t k = 0; k < nseg; k++) {
             long a = -1, b = -1;
+            misread[k] = 0;
             if (segs[k].nl < ANCHOR_LANES)
                 continue;
             for (long j = (long)k - 1; j >= 0 && a < 0; j--)
@@ -1051,13 +1057,16 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             for (size_t j = k + 1; j < nseg && b < 0; j++)
                 if (segs[j].nl >= ANCHOR_LANES)
                     b = (long)j;
-            if (a >= 0 && b >= 0 && segs[k].ns < segs[a].ns &&
-                segs[k].ns < segs[b].ns &&
-                fabs(segs[k].pitch / segs[a].pitch - 1) > PITCH_ODD &&
-                fabs(segs[k].pitch / segs[b].pitch - 1) > PITCH_ODD &&
-                fabs(segs[a].pitch / segs[b].pitch - 1) < 0.5 * PITCH_ODD)
-                segs[k].nl = 1;
+            misread[k] = a >= 0 && b >= 0 && segs[k].ns < segs[a].ns &&
+                         segs[k].ns < segs[b].ns &&
+                         fabs(segs[k].pitch / segs[a].pitch - 1) > PITCH_ODD &&
+                         fabs(segs[k].pitch / segs[b].pitch - 1) > PITCH_ODD &&
+                         fabs(segs[a].pitch / segs[b].pitch - 1) <
+                             0.5 * PITCH_ODD;
         }
+        for (size_t k = 0; k < nseg; k++)
+            if (misread[k])
+                segs[k].nl = 1;
         /* A piece of membrane without an anchor row: its rows are a strip
          * of their own (they would join the strip of another piece). */
         for (size_t k = 0; k < nseg; k++) {
@@ -1094,9 +1103,9 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                 /* another piece of membrane is another strip */
                 if (segs[prev].piece != q->piece)
                     merge = odd = 0;
-                if ((int)nstrips >= opts->max_strips)
-                    merge = 1;
             }
+            if (nstrips > 0 && (int)nstrips >= opts->max_strips)
+                merge = 1;
             if (!merge)
                 nstrips++;
             q->strip = nstrips - 1;

@@ -4,7 +4,8 @@
  *   accuracy [SEEDS] [WIDTH HEIGHT] [-v] [--no-doublets] [--first N]
  *            [--save DIR]
  * (-v: one line per scan; --first N: seeds N .. N+SEEDS-1, default 1;
- * --save DIR: each scan also as DIR/seedN.tif, to look at with quantify;
+ * --save DIR: each scan also as DIR/seedN.tif (DIR must exist), to look
+ * at with quantify;
  * BQ_EVAL_VERBOSE=1: one line per band). Options may stand anywhere. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,12 +84,15 @@ main(int argc, char **argv)
             struct bq_image *img = NULL;
             char path[4096];
             snprintf(path, sizeof path, "%s/seed%d.tif", save, s);
-            if (bq_synth_generate(&p, &img, &t, &err) != BQ_OK ||
-                bq_synth_write_tiff(path, (const struct bq_image *const *)&img,
-                                    1, NULL, &err) != BQ_OK)
+            if (bq_synth_generate(&p, &img, &t, &err) != BQ_OK) {
                 fprintf(stderr, "seed %d: %s\n", s, err.msg);
-            else
+            } else {
+                if (bq_synth_write_tiff(path,
+                                        (const struct bq_image *const *)&img,
+                                        1, NULL, &err) != BQ_OK)
+                    fprintf(stderr, "seed %d: %s\n", s, err.msg);
                 bq_synth_truth_fini(&t);
+            }
             bq_image_destroy(img);
         }
     }

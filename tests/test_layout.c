@@ -1,0 +1,136 @@
+/* Layout stage on hand-made signal images (src/layout.c): lanes whose
+ * bands nearly touch, and strips told apart by the masked surround between
+ * two pieces of membrane. The generated blots of test_e2e cover the rest. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blotquant/image.h"
+#include "blotquant/layout.h"
+
+/* Adds a band of height AMP centred at (X, Y) with SDs SX, SY to IMG. */
+static void
+add_band(struct bq_image *img, double x, double y, double sx, double sy,
+         double amp)
+{
+    for (size_t r = 0; r < img->height; r++) {
+        double dy = ((double)r - y) / sy;
+        if (fabs(dy) > 5)
+            continue;
+        for (size_t c = 0; c < img->width; c++) {
+            double dx = ((double)c - x) / sx;
+            bq_row(img, r)[c] += (float)(amp * exp(-0.5 * (dx * dx + dy * dy)));
+        }
+    }
+}
+
+/* Adds uniform noise of full range 1 to every pixel that is not exactly 0
+ * (0 is the masked surround). */
+static void
+add_noise(struct bq_image *img, int keep_zeros)
+{
+    srand(3);
+    for (size_t r = 0; r < img->height; r++)
+        for (size_t c = 0; c < img->width; c++) {
+            float *p = &bq_row(img, r)[c];
+            if (keep_zeros && *p == 0.0f)
+                continue;
+            *p += (float)(rand() / (double)RAND_MAX - 0.5);
+            if (*p == 0.0f)
+                *p = 1e-6f;
+        }
+}
+
+/* Returns 1 if LAYOUT has a lane within TOL px of X in strip S. */
+static int
+has_lane(const struct bq_layout *l, size_t s, double x, double tol)
+{
+    for (size_t i = 0; i < l->nlanes; i++)
+        if (l->lanes[i].strip == s && fabs(l->lanes[i].x - x) <= tol)
+            return 1;
+    return 0;
+}
+
+/* Eight bright lanes 30 px apart whose bands nearly touch (valleys at
+ * about 80 % of the peaks), then two empty lanes and two narrow ones.
+ * Asinh compression flattens the group's valleys: its lanes were taken
+ * for one (the pitch twice too long), and once they were candidates each
+ * took the whole group's half width, which made the narrow lanes look too
+ * thin to be lanes. All twelve must be found, the empty two as empty. */
+static void
+test_touching_lanes(void **state)
+{
+    struct bq_image *img = bq_image_create(600, 120, NULL);
+    struct bq_layout l;
+    struct bq_error err = {BQ_OK, ""};
+    (void)state;
+    assert_non_null(img);
+    for (int k = 0; k < 8; k++)
+        add_band(img, 100 + 30.0 * k, 60, 11.5, 6, 200);
+    add_band(img, 400, 60, 5, 6, 200);
+    add_band(img, 430, 60, 5, 6, 200);
+    add_noise(img, 0);
+    assert_int_equal(bq_layout_find(img, NULL, &l, &err), BQ_OK);
+    printf("touching lanes: %zu strips, %zu lanes, pitch %.1f\n", l.nstrips,
+           l.nlanes, l.nstrips ? l.strips[0].pitch : 0.0);
+    assert_int_equal(l.nstrips, 1);
+    assert_int_equal(l.nlanes, 12);
+    for (int k = 0; k < 12; k++) {
+        assert_true(has_lane(&l, 0, 100 + 30.0 * k, 7.5));
+        assert_int_equal(l.lanes[k].empty, k == 8 || k == 9);
+    }
+    bq_layout_fini(&l);
+    bq_image_destroy(img);
+}
+
+/* Two pieces of membrane, one above the other, with the masked surround
+ * (exact zeros) between them. The top piece has one band row of six lanes;
+ * the bottom piece only rows of two lanes, 60 px apart like the top's, so
+ * its lanes agree with some of the top's: without the gap they joined the
+ * top strip. They are a strip of their own. */
+static void
+test_membrane_pieces(void **state)
+{
+    struct bq_image *img = bq_image_create(500, 300, NULL);
+    struct bq_layout l;
+    struct bq_error err = {BQ_OK, ""};
+    (void)state;
+    assert_non_null(img);
+    for (size_t r = 0; r < 300; r++)
+        for (size_t c = 0; c < 500; c++)
+            bq_row(img, r)[c] = r >= 135 && r < 150 ? 0.0f : 0.5f;
+    for (int k = 0; k < 6; k++)
+        add_band(img, 100 + 60.0 * k, 60, 10, 5, 100);
+    add_band(img, 160, 200, 10, 5, 100);
+    add_band(img, 280, 200, 10, 5, 100);
+    add_band(img, 160, 250, 10, 5, 100);
+    add_band(img, 280, 250, 10, 5, 100);
+    add_noise(img, 1);
+    assert_int_equal(bq_layout_find(img, NULL, &l, &err), BQ_OK);
+    printf("membrane pieces: %zu strips, %zu lanes\n", l.nstrips, l.nlanes);
+    assert_int_equal(l.nstrips, 2);
+    assert_true(l.strips[0].bottom <= 150 && l.strips[1].top >= 135);
+    for (int k = 0; k < 6; k++)
+        assert_true(has_lane(&l, 0, 100 + 60.0 * k, 5));
+    assert_true(has_lane(&l, 1, 160, 5));
+    assert_true(has_lane(&l, 1, 280, 5));
+    bq_layout_fini(&l);
+    bq_image_destroy(img);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_touching_lanes),
+        cmocka_unit_test(test_membrane_pieces),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
