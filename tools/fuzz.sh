@@ -14,7 +14,8 @@
 # source-coverage build (build-cov/) and prints the line coverage of each
 # target's source files (llvm-cov; LLVM_SUFFIX default -14).
 # Environment: CC (default clang-14), FUZZ_JOBS (build jobs, default 2),
-# FUZZ_NICE (default 10).
+# FUZZ_NICE (default 10), FUZZ_FORK (fuzzing processes per target, sharing
+# one corpus: libFuzzer's -fork=N; default 1, one process).
 set -e
 cd "$(dirname "$0")/.."
 MODE=fuzz
@@ -180,7 +181,10 @@ for t in $TARGETS; do
     esac
     echo "== fuzz_$t: ${SECONDS_EACH}s"
     # libFuzzer exits non-zero on a finding; keep going to save it.
-    $NICE $B/tests/fuzz/fuzz_$t -max_total_time="$SECONDS_EACH" -timeout=5 \
+    fork=
+    [ "${FUZZ_FORK:-1}" -gt 1 ] && fork="-fork=$FUZZ_FORK -ignore_crashes=1"
+    # shellcheck disable=SC2086
+    $NICE $B/tests/fuzz/fuzz_$t $fork -max_total_time="$SECONDS_EACH" -timeout=5 \
         -rss_limit_mb=2048 -max_len=$maxlen -print_final_stats=1 \
         -artifact_prefix=$B/artifacts/$t/ "$work" "$seeds" \
         tests/fuzz/corpus/$t tests/fuzz/crashers/$t \
