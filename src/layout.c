@@ -657,6 +657,17 @@ struct sum_ctx {
     size_t *live; /* per row: pixels not exactly 0 (not masked) */
 };
 
+/* The nearest run before (DIR -1) or after (DIR 1) run K of the NSEG
+ * runs SEGS with ANCHOR_LANES lanes or more; -1 if none. */
+static long
+nearest_anchor(const struct seg *segs, size_t nseg, size_t k, int dir)
+{
+    for (long j = (long)k + dir; j >= 0 && j < (long)nseg; j += dir)
+        if (segs[j].nl >= ANCHOR_LANES)
+            return j;
+    return -1;
+}
+
 /* Means of rows [A, B) of the image. */
 static void
 row_means(void *arg, size_t a, size_t b)
@@ -1051,12 +1062,8 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             misread[k] = 0;
             if (segs[k].nl < ANCHOR_LANES)
                 continue;
-            for (long j = (long)k - 1; j >= 0 && a < 0; j--)
-                if (segs[j].nl >= ANCHOR_LANES)
-                    a = j;
-            for (size_t j = k + 1; j < nseg && b < 0; j++)
-                if (segs[j].nl >= ANCHOR_LANES)
-                    b = (long)j;
+            a = nearest_anchor(segs, nseg, k, -1);
+            b = nearest_anchor(segs, nseg, k, 1);
             misread[k] = a >= 0 && b >= 0 && segs[k].ns < segs[a].ns &&
                          segs[k].ns < segs[b].ns &&
                          fabs(segs[k].pitch / segs[a].pitch - 1) > PITCH_ODD &&
@@ -1122,12 +1129,8 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                 double sp, sn;
                 if (segs[k].nl >= ANCHOR_LANES || orphan[k])
                     continue;
-                for (long j = (long)k - 1; j >= 0 && pa < 0; j--)
-                    if (segs[j].nl >= ANCHOR_LANES)
-                        pa = j;
-                for (size_t j = k + 1; j < nseg && na < 0; j++)
-                    if (segs[j].nl >= ANCHOR_LANES)
-                        na = (long)j;
+                pa = nearest_anchor(segs, nseg, k, -1);
+                na = nearest_anchor(segs, nseg, k, 1);
                 if (pa < 0 || na < 0) {
                     segs[k].strip = segs[pa >= 0 ? pa : na].strip;
                     continue;
