@@ -185,7 +185,7 @@ plane_fit(const struct bq_image *g, const float *w, double p[3])
  * with normalisation, until the largest change is below 1 % of NOISE or
  * MAXIT rounds. B is updated in place; C is scratch. Returns the rounds
  * run. */
-static int
+BQ_NO_COVERAGE static int
 envelope_rounds(const float *g, const float *w, const float *ws,
                 struct bq_smoother *sm, float *b, float *c, size_t n,
                 double lim, int maxit, double noise)

@@ -76,7 +76,7 @@ nomem:
     return bq_error_set(err, BQ_ERR_NOMEM, "smoothing: out of memory");
 }
 
-void
+BQ_NO_COVERAGE void
 bq_smoother_apply(struct bq_smoother *s, const float *in, float *out)
 {
     size_t n = s->w * s->h;

@@ -600,7 +600,7 @@ struct sigpx {
  * flattened: a pixel at rotated column XR moves by -(K0 + j KSTEP)
  * (XR - X0)^2 rows. The columns do not depend on the smile, so each pixel
  * is turned once. ROWS: NK * NBINS. Writes the NK scores to SCORE. */
-static void
+BQ_NO_COVERAGE static void
 projection_scores(const struct sigpx *sp, size_t n, double theta, double k0,
                   double kstep, int nk, double x0, double *rows, double *cols,
                   size_t nbins, double *score)

@@ -89,7 +89,7 @@ bq_noise_sigma(const float *px, size_t stride, size_t x0, size_t y0,
     return med / 1.41421356;
 }
 
-void
+BQ_NO_COVERAGE void
 bq_smooth1d(const double *in, double *out, size_t n, double sigma)
 {
     long r, nn = (long)n;
