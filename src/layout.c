@@ -49,6 +49,7 @@ struct seg {
     double pitch;  /* lane pitch found in this segment (0 = none) */
     size_t nl;     /* lanes found (gaps between them filled) */
     double *lx;    /* lane centres (owned, nl) */
+    unsigned char *seen; /* per lane: 1 if seen, 0 if filled in (owned) */
     double lw;     /* median lane width, px */
     size_t ns;     /* of those, lanes seen (not filled in) at least a
                       tenth as high as the highest */
@@ -57,7 +58,8 @@ struct seg {
     int cut;       /* 1: cut from the run above it, to be joined again */
 };
 
-/* A strip's rows, for the test of its end lanes. */
+/* A strip's rows, for the test of its end lanes and the lanes its rows
+ * saw. */
 struct strip_rows {
     const struct bq_image *sig; /* the prepared image */
     const struct seg *segs;     /* its runs of band rows: [ka, kb) */
@@ -200,9 +202,83 @@ shallow_valley(double pk, double base, double top)
            p >= SHALLOW_TOP * sinh(top);
 }
 
+/* Adds to the NC candidates CAND (heights CH, sorted, room for 256) of a
+ * strip's profile CC the lanes that its anchor rows (SR) saw on their own,
+ * where CC reaches THR within [XA, XB) and no candidate lies within a
+ * third of that row's pitch. The strip's profile is the upper envelope of
+ * its rows' compressed profiles, so a bright band's shoulders in one row
+ * can fill the valleys around a weak lane that another row shows clearly
+ * (generated seed 426: rows showing different subsets of the lanes lost
+ * lanes and read the pitch as twice the true one, 23 of 36). Only when
+ * the anchor rows' median pitch is under 3/4 of the candidates' (the
+ * lower-middle spacing, as find_lanes takes it): otherwise every row's
+ * stray weak peak would become a candidate. A row whose lanes sit off the
+ * candidates by over an eighth of its pitch (median) adds nothing.
+ * Returns the new count. */
+static size_t
+strip_candidates(const struct strip_rows *sr, const double *cc, size_t w,
+                 size_t xa, size_t xb, double thr, double *cand, double *ch,
+                 size_t nc)
+{
+    double sp[256], ap[MAX_SEGS];
+    size_t na = 0;
+
+    /* only when the rows read a finer pitch than the strip's candidates */
+    if (nc < 2)
+        return nc;
+    for (size_t i = 0; i + 1 < nc; i++)
+        sp[i] = cand[i + 1] - cand[i];
+    for (size_t k = sr->ka; k < sr->kb; k++)
+        if (sr->segs[k].nl >= ANCHOR_LANES && sr->segs[k].pitch > 0)
+            ap[na++] = sr->segs[k].pitch;
+    if (na == 0 ||
+        bq_select_d(ap, na, 0.5) > 0.75 * bq_select_d(sp, nc - 1, 0.4))
+        return nc;
+    for (size_t k = sr->ka; k < sr->kb; k++) {
+        const struct seg *q = &sr->segs[k];
+        double d[256];
+        size_t nd = 0;
+        if (q->nl < ANCHOR_LANES || q->pitch <= 0)
+            continue;
+        /* a row whose lanes sit off the strip's (a deskew that missed
+         * shears the rows apart) would add its lanes beside them */
+        for (size_t i = 0; i < q->nl; i++) {
+            double best = 1e300;
+            for (size_t j = 0; j < nc && q->seen[i]; j++)
+                if (fabs(cand[j] - q->lx[i]) < fabs(best))
+                    best = cand[j] - q->lx[i];
+            if (q->seen[i])
+                d[nd++] = best;
+        }
+        if (nd == 0 || fabs(bq_select_d(d, nd, 0.5)) > q->pitch / 8)
+            continue;
+        for (size_t i = 0; i < q->nl && nc < 256; i++) {
+            long x = (long)floor(q->lx[i] + 0.5);
+            size_t j = 0;
+            int near = 0;
+            if (!q->seen[i] || x < (long)xa || x >= (long)xb ||
+                x >= (long)w || cc[x] < thr)
+                continue;
+            for (j = 0; j < nc && !near; j++)
+                near = fabs(cand[j] - (double)x) < q->pitch / 3;
+            if (near)
+                continue;
+            for (j = 0; j < nc && cand[j] < (double)x; j++)
+                ;
+            memmove(cand + j + 1, cand + j, (nc - j) * sizeof *cand);
+            memmove(ch + j + 1, ch + j, (nc - j) * sizeof *ch);
+            cand[j] = (double)x;
+            ch[j] = cc[x];
+            nc++;
+        }
+    }
+    return nc;
+}
+
 /* Lanes from the compressed column profile CC (and C, uncompressed):
  * 1. candidates are peaks of CC with a prominence of at least THR, or
- *    a shallow valley on either side (shallow_valley);
+ *    a shallow valley on either side (shallow_valley), and, with SR, the
+ *    lanes its anchor rows saw on their own (strip_candidates);
  * 2. the pitch is the median spacing of neighbours, refined by dividing
  *    each spacing by its whole number of pitches (gaps of two or more
  *    pitches are empty lanes, not a longer pitch);
@@ -247,6 +323,8 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
         ch[nc] = cc[i];
         nc++;
     }
+    if (sr)
+        nc = strip_candidates(sr, cc, w, xa, xb, thr, cand, ch, nc);
     /* Lanes are never far narrower than their neighbours: a thin ridge
      * is a scratch, a membrane edge or a label, not a lane. */
     if (nc >= 3) {
@@ -610,6 +688,7 @@ run_lanes(struct seg *q, size_t w, struct lanefit *lf)
     q->ns = 0;
     for (size_t i = 0; i < lf->n; i++) {
         q->lx[i] = lf->x[i];
+        q->seen[i] = !lf->empty[i];
         if (!lf->empty[i])
             hmax = fmax(hmax, interp(q->c, w, lf->x[i]));
     }
@@ -956,7 +1035,8 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         segs[k].c = bq_calloc_array(w, sizeof(double));
         segs[k].cc = bq_calloc_array(w, sizeof(double));
         segs[k].lx = bq_calloc_array(256, sizeof(double));
-        if (!segs[k].c || !segs[k].cc || !segs[k].lx) {
+        segs[k].seen = bq_calloc_array(256, 1);
+        if (!segs[k].c || !segs[k].cc || !segs[k].lx || !segs[k].seen) {
             st = bq_error_set(err, BQ_ERR_NOMEM, "layout: out of memory");
             goto out;
         }
@@ -1041,6 +1121,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         free(q->c);
         free(q->cc);
         free(q->lx);
+        free(q->seen);
         memmove(q, q + 1, (nseg - k - 1) * sizeof *q);
         nseg--;
         memset(&segs[nseg], 0, sizeof segs[nseg]);
@@ -1253,6 +1334,7 @@ out:
         free(segs[k].c);
         free(segs[k].cc);
         free(segs[k].lx);
+        free(segs[k].seen);
     }
     free(rowp);
     free(live);
