@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,11 @@
 
 enum set { CLEAN, RANDOM_NO_DOUBLETS, RANDOM_ALL };
 
-/* Scores seeds FIRST .. FIRST+SEEDS-1 of set WHICH into EV. */
+/* Scores seeds FIRST .. FIRST+SEEDS-1 of set WHICH into EV; with
+ * ANGLE_ERR, also stores each seed's deskew error there (degrees). */
 static void
-sweep(enum set which, int first, int seeds, struct bq_eval *ev)
+sweep(enum set which, int first, int seeds, struct bq_eval *ev,
+      double *angle_err)
 {
     memset(ev, 0, sizeof *ev);
     for (int s = first; s < first + seeds; s++) {
@@ -46,7 +49,13 @@ sweep(enum set which, int first, int seeds, struct bq_eval *ev)
             if (which == RANDOM_NO_DOUBLETS)
                 p.doublets = 0;
         }
-        assert_int_equal(bq_eval_scan(ev, &p, NULL, &err), BQ_OK);
+        if (angle_err) {
+            struct bq_analysis a;
+            assert_int_equal(bq_eval_scan(ev, &p, &a, &err), BQ_OK);
+            angle_err[s - first] = fabs(a.angle - p.rotation_deg);
+            bq_analysis_fini(&a);
+        } else
+            assert_int_equal(bq_eval_scan(ev, &p, NULL, &err), BQ_OK);
     }
 }
 
@@ -71,7 +80,7 @@ test_clean(void **state)
     static struct bq_eval ev;
     double med, p90;
     (void)state;
-    sweep(CLEAN, 1, 6, &ev);
+    sweep(CLEAN, 1, 6, &ev, NULL);
     report("clean", &ev, &med, &p90);
     assert_true(ev.lanes_found == ev.lanes);
     assert_true(ev.bands_found == ev.bands);
@@ -90,7 +99,7 @@ test_random_no_doublets(void **state)
     static struct bq_eval ev;
     double med, p90;
     (void)state;
-    sweep(RANDOM_NO_DOUBLETS, 1, 16, &ev);
+    sweep(RANDOM_NO_DOUBLETS, 1, 16, &ev, NULL);
     report("random, no doublets", &ev, &med, &p90);
     assert_true(ev.lanes_found + 1 >= ev.lanes);
     assert_true(ev.bands_found >= 0.95 * (double)ev.bands);
@@ -110,7 +119,7 @@ test_random_all(void **state)
     static struct bq_eval ev;
     double med, p90;
     (void)state;
-    sweep(RANDOM_ALL, 1, 16, &ev);
+    sweep(RANDOM_ALL, 1, 16, &ev, NULL);
     report("random, all artefacts", &ev, &med, &p90);
     assert_true(ev.lanes_found + 1 >= ev.lanes);
     assert_true(ev.bands_found >= 0.94 * (double)ev.bands);
@@ -133,7 +142,7 @@ test_random_held_out(void **state)
     static struct bq_eval ev;
     double med, p90;
     (void)state;
-    sweep(RANDOM_ALL, 31, 30, &ev);
+    sweep(RANDOM_ALL, 31, 30, &ev, NULL);
     report("random, all artefacts, seeds 31-60", &ev, &med, &p90);
     assert_true(ev.lanes_found == ev.lanes);
     assert_true(ev.bands_found >= 0.90 * (double)ev.bands);
@@ -151,7 +160,7 @@ test_random_101_160(void **state)
     static struct bq_eval ev;
     double med, p90;
     (void)state;
-    sweep(RANDOM_ALL, 101, 60, &ev);
+    sweep(RANDOM_ALL, 101, 60, &ev, NULL);
     report("random, all artefacts, seeds 101-160", &ev, &med, &p90);
     assert_true(ev.lanes_found == ev.lanes);
     assert_true(ev.bands_found >= 0.98 * (double)ev.bands);
@@ -175,10 +184,28 @@ test_rows_see_lanes_the_strip_hides(void **state)
     static struct bq_eval ev;
     double med, p90;
     (void)state;
-    sweep(RANDOM_ALL, 426, 1, &ev);
+    sweep(RANDOM_ALL, 426, 1, &ev, NULL);
     report("random, all artefacts, seed 426", &ev, &med, &p90);
     assert_int_equal(ev.lanes, 36);
     assert_true(ev.lanes_found >= 33);
+}
+
+/* Deskew on seeds 1-40, every artefact: the error of the angle found.
+ * The band rows' projection alone gave a median of 0.20 and a 90th
+ * percentile of 0.74 degrees (a smile centred off the lanes' middle reads
+ * as a tilt); refined by the lanes' own lean (analysis.c,
+ * lane_tilt_refine) 0.02 and 0.15 at writing. */
+static void
+test_deskew_error(void **state)
+{
+    static struct bq_eval ev;
+    double e[40];
+    (void)state;
+    sweep(RANDOM_ALL, 1, 40, &ev, e);
+    printf("deskew error, seeds 1-40: median %.3f, 90th %.3f degrees\n",
+           bq_test_quantile(e, 40, 0.5), bq_test_quantile(e, 40, 0.9));
+    assert_true(bq_test_quantile(e, 40, 0.5) <= 0.06);
+    assert_true(bq_test_quantile(e, 40, 0.9) <= 0.4);
 }
 
 static void
@@ -214,6 +241,7 @@ main(void)
         cmocka_unit_test(test_random_held_out),
         cmocka_unit_test(test_random_101_160),
         cmocka_unit_test(test_rows_see_lanes_the_strip_hides),
+        cmocka_unit_test(test_deskew_error),
         cmocka_unit_test(test_dark_frame_no_edge_bands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
