@@ -80,6 +80,7 @@ bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
             continue;
         ev->bands_found++;
         if (tb->saturated) {
+            ev->sat_found++;
             ev->sat_flagged += a->bands.b[bi].sat_px > 0;
             continue;
         }

@@ -11,7 +11,8 @@
 struct bq_eval {
     size_t lanes, lanes_found;       /* truth lanes / found within w/4 */
     size_t bands, bands_found;       /* truth bands of interest / found */
-    size_t sat_bands, sat_flagged;   /* truth saturated / flagged */
+    size_t sat_bands, sat_flagged;   /* truth saturated / found, flagged */
+    size_t sat_found;                /* truth saturated and found */
     size_t nerr;                     /* volume errors collected */
     double err[16384];               /* |relative error| after row scaling */
 };

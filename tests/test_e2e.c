@@ -121,6 +121,7 @@ test_random_all(void **state)
     (void)state;
     sweep(RANDOM_ALL, 1, 16, &ev, NULL);
     report("random, all artefacts", &ev, &med, &p90);
+    assert_int_equal(ev.sat_flagged, ev.sat_found); /* every one found */
     assert_true(ev.lanes_found + 1 >= ev.lanes);
     assert_true(ev.bands_found >= 0.94 * (double)ev.bands);
     assert_true(med <= 0.03); /* the target */
@@ -144,6 +145,7 @@ test_random_held_out(void **state)
     (void)state;
     sweep(RANDOM_ALL, 31, 30, &ev, NULL);
     report("random, all artefacts, seeds 31-60", &ev, &med, &p90);
+    assert_int_equal(ev.sat_flagged, ev.sat_found); /* every one found */
     assert_true(ev.lanes_found == ev.lanes);
     assert_true(ev.bands_found >= 0.90 * (double)ev.bands);
     assert_true(med <= 0.03); /* the target */
@@ -162,6 +164,7 @@ test_random_101_160(void **state)
     (void)state;
     sweep(RANDOM_ALL, 101, 60, &ev, NULL);
     report("random, all artefacts, seeds 101-160", &ev, &med, &p90);
+    assert_int_equal(ev.sat_flagged, ev.sat_found); /* every one found */
     assert_true(ev.lanes_found == ev.lanes);
     assert_true(ev.bands_found >= 0.98 * (double)ev.bands);
     assert_true(med <= 0.03); /* the target */

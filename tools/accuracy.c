@@ -98,9 +98,9 @@ main(int argc, char **argv)
     }
     qsort(ev.err, ev.nerr, sizeof *ev.err, cmpd);
     printf("lanes found %zu/%zu, bands found %zu/%zu, saturated flagged "
-           "%zu/%zu\n",
+           "%zu of %zu found (%zu in the truth)\n",
            ev.lanes_found, ev.lanes, ev.bands_found, ev.bands, ev.sat_flagged,
-           ev.sat_bands);
+           ev.sat_found, ev.sat_bands);
     if (ev.nerr)
         printf("volume error (row-scaled, %zu bands): median %.2f %%, "
                "90th percentile %.2f %%, max %.2f %%\n",
