@@ -100,6 +100,9 @@ thumb_make(const struct bq_image *img, size_t f, struct bq_error *err)
 }
 
 #define ERODE 3 /* thumbnail pixels taken off the membrane's edge */
+/* The SD of rounding to whole codes (1/sqrt(12)): the least noise an
+ * integer file can be said to have. */
+#define QUANT_SD 0.2887
 
 /* Longest run of indices in [0, N) where V is beyond MID on the membrane
  * side (above if ABOVE, else below); writes [*A, *B). */
@@ -172,6 +175,12 @@ surround_rectangle(const struct bq_image *t, unsigned char *mask, float *border,
     for (size_t i = 0; i < nb; i++)
         border[i] = fabsf(border[i] - (float)lf);
     sd = bq_select_f(border, nb, 0.5) * 1.4826 + 1e-6;
+    /* An integer file cannot tell levels closer than its code step: a
+     * clean 8-bit scan whose border was all one code (SD 0) took a
+     * gradient of a quarter code for a membrane's edge and masked 90 % of
+     * the blot (generated seed 596). */
+    if (t->bit_depth <= 16 && sd < QUANT_SD)
+        sd = QUANT_SD;
     /* the membrane's side: the middle of the image is membrane */
     above = lc > lf;
     for (size_t x = 0; x < w; x++) {
@@ -249,6 +258,8 @@ membrane_find(const struct bq_image *t, unsigned char *mask, double *frame_lv,
      * on a white lid), and strong, wide ones would widen P25..P75 until a
      * plain frame no longer stood out. */
     spread = 2.0 * (lf < lc ? lc - p25 : p75 - lc);
+    if (t->bit_depth <= 16 && spread < 2.0 * QUANT_SD)
+        spread = 2.0 * QUANT_SD; /* see surround_rectangle */
     /* The surround must stand out against the spread of the membrane
      * (bands, gradient) by a wide margin to count. */
     if (fabs(lf - lc) < 3.0 * spread + 0.05 * fabs(lc) + 1e-6) {

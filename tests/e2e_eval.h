@@ -14,7 +14,7 @@ struct bq_eval {
     size_t sat_bands, sat_flagged;   /* truth saturated / found, flagged */
     size_t sat_found;                /* truth saturated and found */
     size_t nerr;                     /* volume errors collected */
-    double err[16384];               /* |relative error| after row scaling */
+    double err[65536];               /* |relative error| after row scaling */
 };
 
 /* Scores A against T, appending to EV. Bands of interest: every non-ladder

@@ -193,6 +193,22 @@ test_rows_see_lanes_the_strip_hides(void **state)
     assert_true(ev.lanes_found >= 33);
 }
 
+/* Generated seed 596 without doublets: a clean 8-bit scan whose border is
+ * all one code. With a border SD of 0, a gradient of a quarter code passed
+ * for a membrane's edge, 90 % of the blot was masked as surround, and the
+ * scan failed with "no bands". Every lane must be found. */
+static void
+test_clean_8bit_no_surround(void **state)
+{
+    static struct bq_eval ev;
+    double med, p90;
+    (void)state;
+    sweep(RANDOM_NO_DOUBLETS, 596, 1, &ev, NULL);
+    report("random, no doublets, seed 596", &ev, &med, &p90);
+    assert_int_equal(ev.lanes, 20);
+    assert_true(ev.lanes_found == ev.lanes);
+}
+
 /* Deskew on seeds 1-40, every artefact: the error of the angle found.
  * The band rows' projection alone gave a median of 0.20 and a 90th
  * percentile of 0.74 degrees (a smile centred off the lanes' middle reads
@@ -245,6 +261,7 @@ main(void)
         cmocka_unit_test(test_random_101_160),
         cmocka_unit_test(test_rows_see_lanes_the_strip_hides),
         cmocka_unit_test(test_deskew_error),
+        cmocka_unit_test(test_clean_8bit_no_surround),
         cmocka_unit_test(test_dark_frame_no_edge_bands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
