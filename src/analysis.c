@@ -395,8 +395,8 @@ drop_exterior_noise_lanes(struct bq_layout *lay, struct bq_bandset *set)
  * (bq_layout_lane_tilt) added, twice at most. The band rows' projection
  * alone mistakes a smile centred off the lanes' middle, or bowed more on
  * one side, for a rotation; the lanes stay straight whatever the smile.
- * Returns ANGLE unchanged where the lanes cannot tell (under 3 lanes with
- * two bands apart, or the thumbnail's layout fails). */
+ * Returns ANGLE unchanged where the lanes cannot tell (see
+ * bq_layout_lane_tilt), or the thumbnail's layout fails. */
 static double
 lane_tilt_refine(const struct bq_image *tsig,
                  const struct bq_layout_opts *lopts, double angle, double max)

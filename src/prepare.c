@@ -101,7 +101,8 @@ thumb_make(const struct bq_image *img, size_t f, struct bq_error *err)
 
 #define ERODE 3 /* thumbnail pixels taken off the membrane's edge */
 /* The SD of rounding to whole codes (1/sqrt(12)): the least noise an
- * integer file can be said to have. */
+ * integer file can be said to have; a thumbnail pixel, the mean of f x f
+ * of them, has 1/f of it. */
 #define QUANT_SD 0.2887
 
 /* Longest run of indices in [0, N) where V is beyond MID on the membrane
@@ -155,13 +156,15 @@ edge_steps(const float *v, size_t n, size_t a, size_t b, double lf, double lm)
  * image's middle, level LC, tells); the longest runs beyond
  * it give the rectangle. A rectangle cannot leak into dark parts of the
  * membrane the way a flood fill can. Accepted only if the membrane stands
- * 10 border noise SDs from the surround and the rectangle is 15 to 95 % of
+ * 10 border noise SDs (at least QSD, the code step's) from the surround
+ * and the rectangle is 15 to 95 % of
  * the image in each axis, smaller in at least one, and its left and right
  * or its top and bottom are steps (edge_steps). Returns 1 and sets MASK if
  * accepted. */
 static int
 surround_rectangle(const struct bq_image *t, unsigned char *mask, float *border,
-                   size_t nb, double lf, double lc, double *frame_lv)
+                   size_t nb, double lf, double lc, double qsd,
+                   double *frame_lv)
 {
     size_t w = t->width, h = t->height, x0, x1, y0, y1;
     float *cm = bq_alloc_array(w > h ? w : h, sizeof *cm);
@@ -175,12 +178,12 @@ surround_rectangle(const struct bq_image *t, unsigned char *mask, float *border,
     for (size_t i = 0; i < nb; i++)
         border[i] = fabsf(border[i] - (float)lf);
     sd = bq_select_f(border, nb, 0.5) * 1.4826 + 1e-6;
-    /* An integer file cannot tell levels closer than its code step: a
-     * clean 8-bit scan whose border was all one code (SD 0) took a
+    /* An integer file cannot tell levels much closer than its code step:
+     * a clean 8-bit scan whose border was all one code (SD 0) took a
      * gradient of a quarter code for a membrane's edge and masked 90 % of
      * the blot (generated seed 596). */
-    if (t->bit_depth <= 16 && sd < QUANT_SD)
-        sd = QUANT_SD;
+    if (sd < qsd)
+        sd = qsd;
     /* the membrane's side: the middle of the image is membrane */
     above = lc > lf;
     for (size_t x = 0; x < w; x++) {
@@ -224,11 +227,12 @@ out:
 /* Finds a surround (frame, scanner bed, dark border) that differs strongly
  * from the membrane: the thumbnail's border pixels, if most of them lie far
  * from the central level on one side, are flood-filled inwards through all
- * pixels on their side of the midway level. Writes MASK (1 = membrane).
- * Returns 1 if a surround was found. */
+ * pixels on their side of the midway level. QSD: the least noise SD a
+ * thumbnail level has (the file's code step's share; 0 for float files).
+ * Writes MASK (1 = membrane). Returns 1 if a surround was found. */
 static int
-membrane_find(const struct bq_image *t, unsigned char *mask, double *frame_lv,
-              double *membrane_lv)
+membrane_find(const struct bq_image *t, unsigned char *mask, double qsd,
+              double *frame_lv, double *membrane_lv)
 {
     size_t w = t->width, h = t->height, n = w * h, nb = 0, far = 0;
     size_t cx0 = w / 4, cx1 = w - w / 4, cy0 = h / 4, cy1 = h - h / 4;
@@ -258,12 +262,12 @@ membrane_find(const struct bq_image *t, unsigned char *mask, double *frame_lv,
      * on a white lid), and strong, wide ones would widen P25..P75 until a
      * plain frame no longer stood out. */
     spread = 2.0 * (lf < lc ? lc - p25 : p75 - lc);
-    if (t->bit_depth <= 16 && spread < 2.0 * QUANT_SD)
-        spread = 2.0 * QUANT_SD; /* see surround_rectangle */
+    if (spread < 2.0 * qsd)
+        spread = 2.0 * qsd; /* see surround_rectangle */
     /* The surround must stand out against the spread of the membrane
      * (bands, gradient) by a wide margin to count. */
     if (fabs(lf - lc) < 3.0 * spread + 0.05 * fabs(lc) + 1e-6) {
-        found = surround_rectangle(t, mask, buf, nb, lf, lc, frame_lv);
+        found = surround_rectangle(t, mask, buf, nb, lf, lc, qsd, frame_lv);
         goto out;
     }
     below = lf < lc;
@@ -273,7 +277,7 @@ membrane_find(const struct bq_image *t, unsigned char *mask, double *frame_lv,
             far++;
     if (far * 2 < nb) {
         /* BUF still holds the border values */
-        found = surround_rectangle(t, mask, buf, nb, lf, lc, frame_lv);
+        found = surround_rectangle(t, mask, buf, nb, lf, lc, qsd, frame_lv);
         goto out;
     }
     stack = bq_alloc_array(n, sizeof *stack);
@@ -555,7 +559,11 @@ bq_prepare(struct bq_image *img, const struct bq_prepare_opts *opts,
     }
     memset(thumb->mask, 1, tn);
     if (opts->membrane)
-        frame = membrane_find(thumb->img, thumb->mask, &frame_lv, &mem_lv);
+        frame = membrane_find(thumb->img, thumb->mask,
+                              thumb->img->bit_depth <= 16
+                                  ? QUANT_SD / (double)thumb->factor
+                                  : 0,
+                              &frame_lv, &mem_lv);
 
     score = polarity_score(thumb->img, thumb->mask);
     pol = opts->polarity;

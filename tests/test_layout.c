@@ -125,6 +125,36 @@ test_membrane_pieces(void **state)
     bq_image_destroy(img);
 }
 
+/* One band row of five lanes 80 px apart above two rows of ten lanes 40 px
+ * apart, offset by 20 px, on one piece of membrane: two strips. The rule
+ * for a row whose pitch was misread, at the end of a piece, once took the
+ * top row for a misreading of the bottom strip's lanes (it sees half as
+ * many, at another pitch) and made one strip of all. */
+static void
+test_short_row_strip(void **state)
+{
+    struct bq_image *img = bq_image_create(480, 400, NULL);
+    struct bq_layout l;
+    struct bq_error err = {BQ_OK, ""};
+    (void)state;
+    assert_non_null(img);
+    for (int k = 0; k < 5; k++)
+        add_band(img, 80 + 80.0 * k, 50, 12, 4, 100);
+    for (int r = 0; r < 2; r++)
+        for (int k = 0; k < 10; k++)
+            add_band(img, 60 + 40.0 * k, 250 + 60.0 * r, 7, 4, 100);
+    add_noise(img, 0);
+    assert_int_equal(bq_layout_find(img, NULL, &l, &err), BQ_OK);
+    printf("short row: %zu strips, %zu lanes\n", l.nstrips, l.nlanes);
+    assert_int_equal(l.nstrips, 2);
+    for (int k = 0; k < 5; k++)
+        assert_true(has_lane(&l, 0, 80 + 80.0 * k, 5));
+    for (int k = 0; k < 10; k++)
+        assert_true(has_lane(&l, 1, 60 + 40.0 * k, 5));
+    bq_layout_fini(&l);
+    bq_image_destroy(img);
+}
+
 /* Eight lanes 50 px apart, four band rows, the content turned clockwise by
  * DEG degrees (so a lane leans left going down) and, with LEAN, each lane
  * turned further by LEAN degrees alternately either way. The band rows
@@ -187,6 +217,7 @@ main(void)
         cmocka_unit_test(test_touching_lanes),
         cmocka_unit_test(test_membrane_pieces),
         cmocka_unit_test(test_lane_tilt),
+        cmocka_unit_test(test_short_row_strip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,14 +51,15 @@ void bq_layout_fini(struct bq_layout *l);
 
 /* How far the lanes of layout L (found in SIG) still lean: degrees of
  * rotation in bq_rotation_estimate's sense, to be added to the angle SIG
- * was turned by. Each lane with two or more separate bands gives the
- * slope of its bands' centroids (x against y, within its slot of one
- * pitch); the result is the median over lanes. Bands bowed by a smile
- * or tilted on their own do not move their centroids sideways, so unlike
- * a projection of band rows this sees the lanes' direction alone. Sets
- * *N to the number of lanes that gave a slope and returns the tilt; sets
- * *N to 0 and returns 0 if under 5 lanes did, or their median slope does
- * not stand out of its standard error (lanes that disagree). */
+ * was turned by. Each lane with two bands or more whose rows spread over
+ * 8 rows (SD) or more gives the slope of its bands' centroids (x against
+ * y, weighted least squares, within its slot of one pitch); the result is
+ * the median over lanes. Bands bowed by a smile or tilted on their own do
+ * not move their centroids sideways, so unlike a projection of band rows
+ * this sees the lanes' direction alone. Sets *N to the number of lanes
+ * that gave a slope and returns the tilt; sets *N to 0 and returns 0 if
+ * under 5 lanes did, or their median slope does not stand out of its
+ * standard error (lanes that disagree). */
 double bq_layout_lane_tilt(const struct bq_image *sig,
                            const struct bq_layout *l, size_t *n);
 
