@@ -202,6 +202,30 @@ shallow_valley(double pk, double base, double top)
            p >= SHALLOW_TOP * sinh(top);
 }
 
+/* The median, over the first 256 entries of A (of NA) for which USE is
+ * nonzero (all if USE is NULL), of the offset from each to the nearest of
+ * the NB entries of B (B minus A). Sets *N to how many entries counted;
+ * returns 0 if none (or if NB is 0). */
+static double
+median_offset(const double *a, const unsigned char *use, size_t na,
+              const double *b, size_t nb, size_t *n)
+{
+    double d[256];
+    size_t m = 0;
+
+    for (size_t i = 0; i < na && i < 256 && nb > 0; i++) {
+        double best = 1e300;
+        if (use && !use[i])
+            continue;
+        for (size_t j = 0; j < nb; j++)
+            if (fabs(b[j] - a[i]) < fabs(best))
+                best = b[j] - a[i];
+        d[m++] = best;
+    }
+    *n = m;
+    return m ? bq_select_d(d, m, 0.5) : 0;
+}
+
 /* Adds to the NC candidates CAND (heights CH, sorted, room for 256) of a
  * strip's profile CC the lanes that its anchor rows (SR) saw on their own,
  * where CC reaches THR within [XA, XB) and no candidate lies within a
@@ -237,21 +261,14 @@ strip_candidates(const struct strip_rows *sr, const double *cc, size_t w,
         return nc;
     for (size_t k = sr->ka; k < sr->kb; k++) {
         const struct seg *q = &sr->segs[k];
-        double d[256];
-        size_t nd = 0;
+        double off;
+        size_t nd;
         if (q->nl < ANCHOR_LANES || q->pitch <= 0)
             continue;
         /* a row whose lanes sit off the strip's (a deskew that missed
          * shears the rows apart) would add its lanes beside them */
-        for (size_t i = 0; i < q->nl; i++) {
-            double best = 1e300;
-            for (size_t j = 0; j < nc && q->seen[i]; j++)
-                if (fabs(cand[j] - q->lx[i]) < fabs(best))
-                    best = cand[j] - q->lx[i];
-            if (q->seen[i])
-                d[nd++] = best;
-        }
-        if (nd == 0 || fabs(bq_select_d(d, nd, 0.5)) > q->pitch / 8)
+        off = median_offset(q->lx, q->seen, q->nl, cand, nc, &nd);
+        if (nd == 0 || fabs(off) > q->pitch / 8)
             continue;
         for (size_t i = 0; i < q->nl && nc < 256; i++) {
             long x = (long)floor(q->lx[i] + 0.5);
@@ -645,21 +662,16 @@ static double
 lane_agreement(const double *a, size_t na, const double *b, size_t nb,
                double tol)
 {
-    size_t hit = 0;
-    double d[256], shift;
+    size_t hit = 0, m;
+    double shift;
 
     if (na == 0 || nb == 0)
         return 0;
-    for (size_t i = 0; i < na && i < 256; i++) {
-        double best = 1e300;
-        for (size_t j = 0; j < nb; j++)
-            if (fabs(b[j] - a[i]) < fabs(best))
-                best = b[j] - a[i];
-        d[i] = best;
-    }
     /* the median offset of one or two lanes is their own offset: any
      * lane would agree after it */
-    shift = na >= 3 ? bq_select_d(d, na < 256 ? na : 256, 0.5) : 0;
+    shift = median_offset(a, NULL, na, b, nb, &m);
+    if (na < 3)
+        shift = 0;
     if (fabs(shift) > tol)
         shift = 0;
     for (size_t i = 0; i < na; i++)
