@@ -174,6 +174,21 @@ test_random_101_160(void **state)
     assert_true(p90 <= 0.08); /* the target */
 }
 
+/* Generated seed SEED without doublets must have LANES lanes, every one
+ * found. */
+static void
+every_lane_of_seed(int seed, size_t lanes)
+{
+    static struct bq_eval ev;
+    char name[64];
+    double med, p90;
+    sweep(RANDOM_NO_DOUBLETS, seed, 1, &ev, NULL);
+    snprintf(name, sizeof name, "random, no doublets, seed %d", seed);
+    report(name, &ev, &med, &p90);
+    assert_int_equal(ev.lanes, lanes);
+    assert_true(ev.lanes_found == ev.lanes);
+}
+
 /* Generated seed 397 without doublets: one strip of 9 lanes whose two
  * band rows show different lanes. The strip's profile (the upper envelope
  * of its rows') lost lanes under the strong bands' shoulders and read the
@@ -184,13 +199,8 @@ test_random_101_160(void **state)
 static void
 test_rows_see_lanes_the_strip_hides(void **state)
 {
-    static struct bq_eval ev;
-    double med, p90;
     (void)state;
-    sweep(RANDOM_NO_DOUBLETS, 397, 1, &ev, NULL);
-    report("random, no doublets, seed 397", &ev, &med, &p90);
-    assert_int_equal(ev.lanes, 9);
-    assert_true(ev.lanes_found == ev.lanes);
+    every_lane_of_seed(397, 9);
 }
 
 /* Generated seed 596 without doublets: a clean 8-bit scan whose border is
@@ -200,13 +210,8 @@ test_rows_see_lanes_the_strip_hides(void **state)
 static void
 test_clean_8bit_no_surround(void **state)
 {
-    static struct bq_eval ev;
-    double med, p90;
     (void)state;
-    sweep(RANDOM_NO_DOUBLETS, 596, 1, &ev, NULL);
-    report("random, no doublets, seed 596", &ev, &med, &p90);
-    assert_int_equal(ev.lanes, 20);
-    assert_true(ev.lanes_found == ev.lanes);
+    every_lane_of_seed(596, 20);
 }
 
 /* Deskew on seeds 1-40, every artefact: the error of the angle found.
