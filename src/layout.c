@@ -56,6 +56,7 @@ struct seg {
     size_t strip;  /* strip it was merged into */
     size_t piece;  /* membrane piece its middle row lies on (gap rows) */
     int cut;       /* 1: cut from the run above it, to be joined again */
+    int reads_ref; /* 1: an anchor reading the reference run's lanes */
 };
 
 /* A strip's rows, for the test of its end lanes and the lanes its rows
@@ -897,6 +898,63 @@ split_run(const double *r, size_t y0, size_t y1, size_t *cuts, size_t max)
     return n;
 }
 
+/* Whether run A, an anchor, reads the lanes of run REF (the run that set
+ * what a band row looks like): its pitch within PITCH_ODD and its lanes
+ * agreeing. */
+static int
+reads_like(const struct seg *a, const struct seg *ref)
+{
+    return ref->nl >= ANCHOR_LANES && a->nl >= ANCHOR_LANES && a->pitch > 0 &&
+           ref->pitch > 0 && fabs(a->pitch / ref->pitch - 1) <= PITCH_ODD &&
+           runs_agree(a, ref);
+}
+
+/* Joins the cut pieces of runs SEGS (NSEG of them, updated) again, from
+ * the bottom up; the joined run's profile is the row-weighted mean and
+ * its lanes are found anew (JN: scratch run with buffers of W columns).
+ * A join is undone if a piece read the lanes of REF and the joined run
+ * does not: rows that only a ladder spans dilute a thin band row in the
+ * mean, and the joined profile then shows every other lane (generated
+ * seed 518: 19 lanes read as 7 at twice the pitch). A join that only
+ * weakens some lanes keeps the pitch and stays. */
+static void
+join_pieces(struct seg *segs, size_t *nseg, size_t w, double noise,
+            double *tmp, struct lanefit *lf, size_t ref_nl, double ref_lw,
+            const struct seg *ref, struct seg *jn)
+{
+    for (size_t k = *nseg; k-- > 1;) {
+        struct seg *p = &segs[k - 1], *q = &segs[k], t;
+        double np, nq;
+        if (!q->cut)
+            continue;
+        np = (double)(p->y1 - p->y0);
+        nq = (double)(q->y1 - q->y0);
+        for (size_t x = 0; x < w; x++)
+            jn->c[x] = (np * p->c[x] + nq * q->c[x]) / (np + nq);
+        jn->y0 = p->y0;
+        jn->y1 = q->y1;
+        jn->piece = p->piece;
+        compress(jn->c, jn->cc, w, 3 * noise / sqrt(np + nq), tmp);
+        run_lanes(jn, w, lf);
+        demote(jn, ref_nl, ref_lw);
+        jn->reads_ref = reads_like(jn, ref);
+        if ((p->reads_ref || q->reads_ref) && !jn->reads_ref)
+            continue;
+        jn->cut = p->cut;
+        /* p takes the joined run; jn keeps p's buffers for the next */
+        t = *p;
+        *p = *jn;
+        *jn = t;
+        free(q->c);
+        free(q->cc);
+        free(q->lx);
+        free(q->seen);
+        memmove(q, q + 1, (*nseg - k - 1) * sizeof *q);
+        (*nseg)--;
+        memset(&segs[*nseg], 0, sizeof segs[*nseg]);
+    }
+}
+
 enum bq_status
 bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                struct bq_layout *out, struct bq_error *err)
@@ -910,11 +968,15 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
     double noise, thr, rmax = 0, sig_r;
     size_t ref_nl = 0; /* lanes and lane width of the fullest run */
     double ref_lw = 0;
+    struct seg ref, jn; /* a copy of that run; scratch for joins */
+    double ref_lx[256];
     size_t strip_seg0[MAX_SEGS], strip_seg1[MAX_SEGS];
     enum bq_status st = BQ_OK;
 
     memset(out, 0, sizeof *out);
     memset(segs, 0, sizeof segs);
+    memset(&ref, 0, sizeof ref);
+    memset(&jn, 0, sizeof jn);
     if (!opts) {
         bq_layout_opts_init(&def);
         opts = &def;
@@ -1100,14 +1162,19 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         if (best >= 0) {
             ref_nl = segs[best].nl;
             ref_lw = segs[best].lw;
+            ref = segs[best];
+            memcpy(ref_lx, ref.lx, ref.nl * sizeof *ref_lx);
+            ref.lx = ref_lx;
+            ref.c = ref.cc = NULL;
+            ref.seen = NULL;
         }
         for (size_t k = 0; k < nseg; k++)
             demote(&segs[k], ref_nl, ref_lw);
     }
-    /* Pieces of one run are joined again, but for a cut above an anchor
-     * whose lanes disagree with those of the anchor above it in the run,
-     * as found on the pieces themselves (a join changes what the joined
-     * run shows). The joined run's profile is the row-weighted mean. */
+    /* Pieces of one run are joined again (join_pieces), but for a cut
+     * above an anchor whose lanes disagree with those of the anchor above
+     * it in the run, as found on the pieces themselves (a join changes
+     * what the joined run shows). */
     {
         long last = -1; /* the last anchor piece of the current run */
         for (size_t k = 0; k < nseg; k++) {
@@ -1123,27 +1190,17 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             last = (long)k;
         }
     }
-    for (size_t k = nseg; k-- > 1;) {
-        struct seg *p = &segs[k - 1], *q = &segs[k];
-        double np, nq;
-        if (!q->cut)
-            continue;
-        np = (double)(p->y1 - p->y0);
-        nq = (double)(q->y1 - q->y0);
-        for (size_t x = 0; x < w; x++)
-            p->c[x] = (np * p->c[x] + nq * q->c[x]) / (np + nq);
-        p->y1 = q->y1;
-        compress(p->c, p->cc, w, 3 * noise / sqrt(np + nq), tmp);
-        run_lanes(p, w, lf);
-        demote(p, ref_nl, ref_lw);
-        free(q->c);
-        free(q->cc);
-        free(q->lx);
-        free(q->seen);
-        memmove(q, q + 1, (nseg - k - 1) * sizeof *q);
-        nseg--;
-        memset(&segs[nseg], 0, sizeof segs[nseg]);
+    jn.c = bq_calloc_array(w, sizeof(double));
+    jn.cc = bq_calloc_array(w, sizeof(double));
+    jn.lx = bq_calloc_array(256, sizeof(double));
+    jn.seen = bq_calloc_array(256, 1);
+    if (!jn.c || !jn.cc || !jn.lx || !jn.seen) {
+        st = bq_error_set(err, BQ_ERR_NOMEM, "layout: out of memory");
+        goto out;
     }
+    for (size_t k = 0; k < nseg; k++)
+        segs[k].reads_ref = reads_like(&segs[k], &ref);
+    join_pieces(segs, &nseg, w, noise, tmp, lf, ref_nl, ref_lw, &ref, &jn);
     {
         /* Runs with ANCHOR_LANES or more lanes anchor the strips: consecutive
          * anchors whose lanes agree share a strip. Runs with fewer lanes
@@ -1374,6 +1431,10 @@ out:
         free(segs[k].lx);
         free(segs[k].seen);
     }
+    free(jn.c);
+    free(jn.cc);
+    free(jn.lx);
+    free(jn.seen);
     free(rowp);
     free(live);
     free(rows);
