@@ -217,6 +217,23 @@ test_ladder_does_not_dilute_band_row(void **state)
     every_lane_of_seed(RANDOM_ALL, 518, 19);
 }
 
+/* Generated seed 1190, every artefact: a doublet clipped where its two
+ * bands overlap. The split fell on the upper band's centre, its clipped
+ * pixels all lay in the lower band's box, and the upper band, whose
+ * volume is a share of the pair's clipped sum, was not flagged. Every
+ * saturated band found must be flagged. */
+static void
+test_split_doublet_saturation(void **state)
+{
+    static struct bq_eval ev;
+    double med, p90;
+    (void)state;
+    sweep(RANDOM_ALL, 1190, 1, &ev, NULL);
+    report("random, seed 1190", &ev, &med, &p90);
+    assert_int_equal(ev.sat_found, 6);
+    assert_int_equal(ev.sat_flagged, ev.sat_found);
+}
+
 /* Generated seed 596 without doublets: a clean 8-bit scan whose border is
  * all one code. With a border SD of 0, a gradient of a quarter code passed
  * for a membrane's edge, 90 % of the blot was masked as surround, and the
@@ -284,6 +301,7 @@ main(void)
         cmocka_unit_test(test_deskew_error),
         cmocka_unit_test(test_clean_8bit_no_surround),
         cmocka_unit_test(test_ladder_does_not_dilute_band_row),
+        cmocka_unit_test(test_split_doublet_saturation),
         cmocka_unit_test(test_dark_frame_no_edge_bands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
