@@ -909,14 +909,26 @@ reads_like(const struct seg *a, const struct seg *ref)
            runs_agree(a, ref);
 }
 
+/* Whether run A is an anchor that sees at least half as many lanes as
+ * REF: a band row in its own right. */
+static int
+band_row(const struct seg *a, const struct seg *ref)
+{
+    return a->nl >= ANCHOR_LANES && 2 * a->ns >= ref->ns;
+}
+
 /* Joins the cut pieces of runs SEGS (NSEG of them, updated) again, from
  * the bottom up; the joined run's profile is the row-weighted mean and
  * its lanes are found anew (JN: scratch run with buffers of W columns).
- * A join is undone if a piece read the lanes of REF and the joined run
- * does not: rows that only a ladder spans dilute a thin band row in the
- * mean, and the joined profile then shows every other lane (generated
- * seed 518: 19 lanes read as 7 at twice the pitch). A join that only
- * weakens some lanes keeps the pitch and stays. */
+ * Rows that only a ladder or a blotch spans dilute a thin band row in the
+ * mean, so a join is undone if
+ * - a piece read the lanes of REF and the joined run does not (generated
+ *   seed 518: the joined profile showed every other lane, 19 lanes read
+ *   as 7 at twice the pitch), or
+ * - the joined run is no anchor but a piece was a band row (seed 550
+ *   without doublets: a strip whose lanes are not REF's lost its only
+ *   anchor and its 20 lanes went to the strip below).
+ * A join that only weakens some lanes keeps the pitch and stays. */
 static void
 join_pieces(struct seg *segs, size_t *nseg, size_t w, double noise,
             double *tmp, struct lanefit *lf, size_t ref_nl, double ref_lw,
@@ -938,7 +950,9 @@ join_pieces(struct seg *segs, size_t *nseg, size_t w, double noise,
         run_lanes(jn, w, lf);
         demote(jn, ref_nl, ref_lw);
         jn->reads_ref = reads_like(jn, ref);
-        if ((p->reads_ref || q->reads_ref) && !jn->reads_ref)
+        if (((p->reads_ref || q->reads_ref) && !jn->reads_ref) ||
+            (jn->nl < ANCHOR_LANES &&
+             (band_row(p, ref) || band_row(q, ref))))
             continue;
         jn->cut = p->cut;
         /* p takes the joined run; jn keeps p's buffers for the next */

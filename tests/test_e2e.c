@@ -217,6 +217,19 @@ test_ladder_does_not_dilute_band_row(void **state)
     every_lane_of_seed(RANDOM_ALL, 518, 19);
 }
 
+/* Generated seed 550 without doublets: two strips whose pitches differ.
+ * The upper strip's band rows were one run with a ladder and a blotch
+ * above them; the joined profile showed one lane, the strip lost its only
+ * anchor, and its 20 lanes went to the strip below (29 of 40). A join
+ * that leaves no anchor where a band row was is now undone. Every lane
+ * must be found. */
+static void
+test_blotch_does_not_demote_band_row(void **state)
+{
+    (void)state;
+    every_lane_of_seed(RANDOM_NO_DOUBLETS, 550, 40);
+}
+
 /* Generated seed 1190, every artefact: a doublet clipped where its two
  * bands overlap. The split fell on the upper band's centre, its clipped
  * pixels all lay in the lower band's box, and the upper band, whose
@@ -302,6 +315,7 @@ main(void)
         cmocka_unit_test(test_clean_8bit_no_surround),
         cmocka_unit_test(test_ladder_does_not_dilute_band_row),
         cmocka_unit_test(test_split_doublet_saturation),
+        cmocka_unit_test(test_blotch_does_not_demote_band_row),
         cmocka_unit_test(test_dark_frame_no_edge_bands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
