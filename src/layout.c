@@ -898,19 +898,21 @@ split_run(const double *r, size_t y0, size_t y1, size_t *cuts, size_t max)
     return n;
 }
 
-/* Whether run A, an anchor, reads the lanes of run REF (the run that set
- * what a band row looks like): its pitch within PITCH_ODD and its lanes
- * agreeing. */
+/* Whether run A, an anchor, reads the pitch of run REF (the run that set
+ * what a band row looks like) within half PITCH_ODD. Only the pitch: a
+ * row may show a subset of REF's lanes, and a join that only lets more of
+ * them through stays (a real scan, raspbeep, split a lane in two when
+ * the lanes had to agree as well). */
 static int
 reads_like(const struct seg *a, const struct seg *ref)
 {
     return ref->nl >= ANCHOR_LANES && a->nl >= ANCHOR_LANES && a->pitch > 0 &&
-           ref->pitch > 0 && fabs(a->pitch / ref->pitch - 1) <= PITCH_ODD &&
-           runs_agree(a, ref);
+           ref->pitch > 0 &&
+           fabs(a->pitch / ref->pitch - 1) <= 0.5 * PITCH_ODD;
 }
 
-/* Whether run A is an anchor that sees at least half as many lanes as
- * REF: a band row in its own right. */
+/* Whether run A is an anchor that sees (ns) at least half as many lanes
+ * as REF sees: a band row in its own right. */
 static int
 band_row(const struct seg *a, const struct seg *ref)
 {
@@ -919,12 +921,17 @@ band_row(const struct seg *a, const struct seg *ref)
 
 /* Joins the cut pieces of runs SEGS (NSEG of them, updated) again, from
  * the bottom up; the joined run's profile is the row-weighted mean and
- * its lanes are found anew (JN: scratch run with buffers of W columns).
+ * its lanes are found anew (profiles of W columns, NOISE for the
+ * compression, TMP and LF scratch), then demoted as the others were
+ * (REF_NL, REF_LW). REF: a copy of the reference run's pitch, counts and
+ * lanes (its c, cc and seen are NULL). JN: scratch run with buffers for
+ * W columns and 256 lanes (as every run), swapped with a piece's on a
+ * join.
  * Rows that only a ladder or a blotch spans dilute a thin band row in the
  * mean, so a join is undone if
- * - a piece read the lanes of REF and the joined run does not (generated
- *   seed 518: the joined profile showed every other lane, 19 lanes read
- *   as 7 at twice the pitch), or
+ * - a piece read the pitch of REF and the joined run does not (generated
+ *   seed 518: the joined profile showed every other lane at twice the
+ *   pitch, and 7 of the 19 lanes were found), or
  * - the joined run is no anchor but a piece was a band row (seed 550
  *   without doublets: a strip whose lanes are not REF's lost its only
  *   anchor and its 20 lanes went to the strip below).
