@@ -286,8 +286,7 @@ drop_empty_bands(struct bq_bandset *set)
         a->volume += b->volume;
         a->volume_se = sqrt(a->volume_se * a->volume_se +
                             b->volume_se * b->volume_se);
-        a->sat_px += b->sat_px;
-        a->npx += b->npx;
+        a->sat_px += b->sat_px; /* their boxes do not overlap */
         a->top = a->sum_top;
         a->bottom = a->sum_bottom;
         a->frac = 1;

@@ -329,6 +329,12 @@ bq_profile_peaks(const double *p, size_t n, double noise,
         struct bq_band *a = &out[j], *b = &out[j + 1];
         size_t ia = (size_t)(a->y + 0.5), ib = (size_t)(b->y + 0.5), v = ia;
         double p6[6], sa, sb, x0, x1;
+        /* a band already split from the one above stays in that pair: a
+         * second pairing would overwrite its rows and share, and the rows
+         * between would count for both pairs (generated seed 1190: three
+         * bands in a row, the middle one paired twice) */
+        if (a->split)
+            continue;
         for (size_t k = ia; k <= ib && k < n; k++)
             if (ps[k] < ps[v])
                 v = k;

@@ -78,13 +78,11 @@ bq_bands_measure(const struct bq_image *sig, const unsigned char *satmask,
         for (size_t y = y0; y < y1; y++)
             sum += bq_sum_f(bq_row(sig, y) + x0, x1 - x0);
         n = (x1 - x0) * (y1 - y0);
-        /* Saturation is judged on the file's pixels of the rows summed for
-         * the volume, mapped back through the deskew rotation (an affine
-         * step per pixel: no trigonometry in the loop). Both bands of a
-         * split doublet share them: each one's volume is its share of the
-         * pair's sum, so a clipped pixel anywhere in the pair lowers both
-         * (generated seed 1190: the split fell on one band's centre and
-         * its clipped pixels all went to the other's box). */
+        /* Saturation is judged on the file's pixels of the band's own box,
+         * mapped back through the deskew rotation (an affine step per
+         * pixel: no trigonometry in the loop). */
+        span(b->left, b->right, sig->width, &x0, &x1);
+        span(b->top, b->bottom, sig->height, &y0, &y1);
         if (satmask && x1 > x0) {
             double ax, ay, bx, by, cxs = cos(angle * BQ_PI / 180.0),
                                    sns = sin(angle * BQ_PI / 180.0);

@@ -230,11 +230,13 @@ test_blotch_does_not_demote_band_row(void **state)
     every_lane_of_seed(RANDOM_NO_DOUBLETS, 550, 40);
 }
 
-/* Generated seed 1190, every artefact: a doublet clipped where its two
- * bands overlap. The split fell on the upper band's centre, its clipped
- * pixels all lay in the lower band's box, and the upper band, whose
- * volume is a share of the pair's clipped sum, was not flagged. Every
- * saturated band found must be flagged. */
+/* Generated seed 1190, every artefact: a clipped doublet below a third
+ * band, all three with shallow valleys between them. The middle band was
+ * split from both neighbours; the second split overwrote its rows and
+ * share, the upper pair's rows overlapped the lower pair's, and the
+ * clipped pair was neither one band again nor flagged as a whole (5 of 6
+ * saturated bands flagged). A band now stays in its first pair (bands.c).
+ * Every saturated band found must be flagged. */
 static void
 test_split_doublet_saturation(void **state)
 {
