@@ -35,6 +35,33 @@ match_lane(const struct bq_analysis *a, double x, double y, double *dist)
     return best;
 }
 
+/* Whether detected lane I of A lies on a truth lane of T: one whose rows
+ * overlap the lane's strip and whose centre (in the analysis frame) is
+ * within a quarter of its width. A strip the layout cut in two keeps
+ * true lanes in both parts. */
+static int
+on_true_lane(const struct bq_analysis *a, size_t i,
+             const struct bq_synth_truth *t)
+{
+    const struct bq_lane *ln = &a->layout.lanes[i];
+    const struct bq_strip *sp = &a->layout.strips[ln->strip];
+    double th = -a->angle * 3.14159265358979 / 180.0;
+    double cx = 0.5 * (double)(a->width - 1), cy = 0.5 * (double)(a->height - 1);
+
+    for (size_t k = 0; k < t->nlanes; k++) {
+        const struct bq_synth_lane *tl = &t->lanes[k];
+        double y = 0.5 * (tl->y_top + tl->y_bottom), half;
+        double rx = cos(th) * (tl->x - cx) - sin(th) * (y - cy) + cx;
+        double ry = sin(th) * (tl->x - cx) + cos(th) * (y - cy) + cy;
+        half = 0.5 * (tl->y_bottom - tl->y_top);
+        if (ry + half <= sp->top || ry - half >= sp->bottom)
+            continue;
+        if (fabs(ln->x - rx) <= 0.25 * tl->width)
+            return 1;
+    }
+    return 0;
+}
+
 void
 bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
             const struct bq_synth_truth *t)
@@ -53,6 +80,13 @@ bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
         if (match_lane(a, tl->x, 0.5 * (tl->y_top + tl->y_bottom), &d) >= 0 &&
             d <= 0.25 * tl->width)
             ev->lanes_found++;
+    }
+    ev->lanes_det += a->layout.nlanes;
+    for (size_t i = 0; i < a->layout.nlanes; i++) {
+        int bands = 0;
+        for (size_t k = 0; k < a->bands.n && !bands; k++)
+            bands = a->bands.b[k].lane == i;
+        ev->phantom += bands && !on_true_lane(a, i, t);
     }
     for (size_t i = 0; i < t->nbands; i++) {
         const struct bq_synth_band *tb = &t->bands[i];

@@ -13,6 +13,9 @@ struct bq_eval {
     size_t bands, bands_found;       /* truth bands of interest / found */
     size_t sat_bands, sat_flagged;   /* truth saturated / found, flagged */
     size_t sat_found;                /* truth saturated and found */
+    size_t lanes_det, phantom;       /* lanes detected / of those, lanes
+                                        holding bands that no truth lane
+                                        matches */
     size_t nerr;                     /* volume errors collected */
     double err[65536];               /* |relative error| after row scaling */
 };
@@ -20,7 +23,9 @@ struct bq_eval {
 /* Scores A against T, appending to EV. Bands of interest: every non-ladder
  * band. A truth lane counts as found if a detected lane's centre (original
  * coordinates) is within a quarter of its width; a band if a band of that
- * lane lies within 2 SD (or 4 px) of it. */
+ * lane lies within 2 SD (or 4 px) of it. A detected lane that holds a band
+ * but finds no truth lane that way is a phantom (a lane where the scan has
+ * none, or one placed between two true lanes). */
 void bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
                  const struct bq_synth_truth *t);
 

@@ -64,10 +64,10 @@ report(const char *name, struct bq_eval *ev, double *med, double *p90)
 {
     *med = bq_test_quantile(ev->err, ev->nerr, 0.5);
     *p90 = bq_test_quantile(ev->err, ev->nerr, 0.9);
-    printf("%s: lanes %zu/%zu, bands %zu/%zu, saturated flagged %zu/%zu, "
-           "volume error median %.2f %%, 90th %.2f %%\n",
-           name, ev->lanes_found, ev->lanes, ev->bands_found, ev->bands,
-           ev->sat_flagged, ev->sat_bands, 100 * *med, 100 * *p90);
+    printf("%s: lanes %zu/%zu (%zu phantoms), bands %zu/%zu, saturated "
+           "flagged %zu/%zu, volume error median %.2f %%, 90th %.2f %%\n",
+           name, ev->lanes_found, ev->lanes, ev->phantom, ev->bands_found,
+           ev->bands, ev->sat_flagged, ev->sat_bands, 100 * *med, 100 * *p90);
 }
 
 /* Clean blots (noise only), 8 to 18 lanes, volumes over two decades:

@@ -59,7 +59,7 @@ main(int argc, char **argv)
         struct bq_analysis a;
         struct bq_error err = {BQ_OK, ""};
         size_t l0 = ev.lanes_found, b0 = ev.bands_found, nb0 = ev.bands,
-               nl0 = ev.lanes;
+               nl0 = ev.lanes, ph0 = ev.phantom;
 
         bq_synth_params_init(&p);
         p.width = w;
@@ -73,11 +73,12 @@ main(int argc, char **argv)
             fprintf(stderr, "seed %d: %s\n", s, err.msg);
         if (verbose)
             printf("seed %2d: %d-bit %s strips %d lanes %2d rot %+.2f "
-                   "(found %+.2f) frame %d | lanes %zu/%zu bands %zu/%zu\n",
+                   "(found %+.2f) frame %d | lanes %zu/%zu bands %zu/%zu "
+                   "phantoms %zu\n",
                    s, p.bit_depth, p.dark_bands ? "dark " : "light", p.strips,
                    p.lanes, p.rotation_deg, a.angle, p.frame,
                    ev.lanes_found - l0, ev.lanes - nl0, ev.bands_found - b0,
-                   ev.bands - nb0);
+                   ev.bands - nb0, ev.phantom - ph0);
         bq_analysis_fini(&a);
         if (save) {
             struct bq_synth_truth t;
@@ -101,6 +102,9 @@ main(int argc, char **argv)
            "%zu of %zu found (%zu in the truth)\n",
            ev.lanes_found, ev.lanes, ev.bands_found, ev.bands, ev.sat_flagged,
            ev.sat_found, ev.sat_bands);
+    printf("lanes detected %zu, of which %zu hold bands where no true lane "
+           "is (phantoms)\n",
+           ev.lanes_det, ev.phantom);
     if (ev.nerr)
         printf("volume error (row-scaled, %zu bands): median %.2f %%, "
                "90th percentile %.2f %%, max %.2f %%\n",
