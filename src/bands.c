@@ -582,7 +582,10 @@ doublets_across_lanes(struct bq_bandset *set, size_t first,
                 }
             }
         }
-        if (!(ba[0] > 0 && ba[1] > 0))
+        /* the dividing row must lie inside the band's box (a centre the
+         * fit pushed past it would give a part an inverted box) */
+        if (!(ba[0] > 0 && ba[1] > 0) || (double)y0 + bm <= b->top ||
+            (double)y0 + bm >= b->bottom)
             continue;
         /* split: B becomes the upper part, a copy the lower */
         {

@@ -230,13 +230,15 @@ test_blotch_does_not_demote_band_row(void **state)
     every_lane_of_seed(RANDOM_NO_DOUBLETS, 550, 40);
 }
 
-/* Generated seed 1190, every artefact: a clipped doublet below a third
- * band, all three with shallow valleys between them. The middle band was
- * split from both neighbours; the second split overwrote its rows and
- * share, the upper pair's rows overlapped the lower pair's, and the
- * clipped pair was neither one band again nor flagged as a whole (5 of 6
- * saturated bands flagged). A band now stays in its first pair (bands.c).
- * Every saturated band found must be flagged. */
+/* Generated seed 1190, every artefact: a clipped doublet with a third
+ * peak below it, where the deskewed image's zero-filled corner begins,
+ * shallow valleys between all three. The doublet's lower band was split
+ * from both neighbours; the second split overwrote its rows and share,
+ * the pairs' rows overlapped, and the clipped pair was neither one band
+ * again nor flagged as a whole (5 of 6 saturated bands flagged). A band
+ * now stays in its first pair (bands.c; which pair comes first is order,
+ * not quality: a known limit). Every saturated band found must be
+ * flagged. */
 static void
 test_split_doublet_saturation(void **state)
 {
