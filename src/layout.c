@@ -1261,22 +1261,6 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                 b = -1;
             if ((a < 0) != (b < 0)) {
                 long o = a >= 0 ? a : b;
-                /* A row against the edge of its piece (masked rows within
-                 * 4 rows) that sees fewer lanes than the neighbour, at a
-                 * pitch off by over half PITCH_ODD, lanes disagreeing:
-                 * the residue along a membrane's edge, which made strips
-                 * of narrow lanes of its own on dark scans with a frame
-                 * (generated seed 294: 6 strips for 2; phantom lanes on
-                 * seeds 1-500 56 -> 29, no true lane lost). */
-                {
-                    size_t y0 = segs[k].y0, y1 = segs[k].y1, m = 4;
-                    int edge = y0 < m || live[y0 - m] == (size_t)-1 ||
-                               y1 + m >= h || live[y1 + m] == (size_t)-1;
-                    misread[k] |= edge && segs[k].ns < segs[o].ns &&
-                                  fabs(segs[k].pitch / segs[o].pitch - 1) >
-                                      0.5 * PITCH_ODD &&
-                                  !runs_agree(&segs[k], &segs[o]);
-                }
                 misread[k] |=
                     2 * segs[k].ns <= segs[o].ns &&
                     fabs(segs[k].pitch / segs[o].pitch - 1) > PITCH_ODD &&
