@@ -56,7 +56,7 @@ struct seg {
     size_t strip;  /* strip it was merged into */
     size_t piece;  /* membrane piece its middle row lies on (gap rows) */
     int cut;       /* 1: cut from the run above it, to be joined again */
-    int reads_ref; /* 1: an anchor reading the reference run's lanes */
+    int reads_ref; /* 1: an anchor reading the reference run's pitch */
 };
 
 /* A strip's rows, for the test of its end lanes and the lanes its rows
@@ -923,8 +923,8 @@ band_row(const struct seg *a, const struct seg *ref)
  * the bottom up; the joined run's profile is the row-weighted mean and
  * its lanes are found anew (profiles of W columns, NOISE for the
  * compression, TMP and LF scratch), then demoted as the others were
- * (REF_NL, REF_LW). REF: a copy of the reference run's pitch, counts and
- * lanes (its c, cc and seen are NULL). JN: scratch run with buffers for
+ * (REF_NL, REF_LW). REF: a copy of the reference run's pitch and counts
+ * (its buffers NULL). JN: scratch run with buffers for
  * W columns and 256 lanes (as every run), swapped with a piece's on a
  * join.
  * Rows that only a ladder or a blotch spans dilute a thin band row in the
@@ -990,7 +990,6 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
     size_t ref_nl = 0; /* lanes and lane width of the fullest run */
     double ref_lw = 0;
     struct seg ref, jn; /* a copy of that run; scratch for joins */
-    double ref_lx[256];
     size_t strip_seg0[MAX_SEGS], strip_seg1[MAX_SEGS];
     enum bq_status st = BQ_OK;
 
@@ -1184,9 +1183,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
             ref_nl = segs[best].nl;
             ref_lw = segs[best].lw;
             ref = segs[best];
-            memcpy(ref_lx, ref.lx, ref.nl * sizeof *ref_lx);
-            ref.lx = ref_lx;
-            ref.c = ref.cc = NULL;
+            ref.c = ref.cc = ref.lx = NULL;
             ref.seen = NULL;
         }
         for (size_t k = 0; k < nseg; k++)
