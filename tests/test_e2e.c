@@ -230,6 +230,25 @@ test_blotch_does_not_demote_band_row(void **state)
     every_lane_of_seed(RANDOM_NO_DOUBLETS, 550, 40);
 }
 
+/* Generated seed 294, every artefact: a dark-band scan with a frame and
+ * two membrane pieces. The residue along each piece's edges read lanes of
+ * its own at another pitch and made four strips of narrow lanes, ten of
+ * them holding bands where the scan has no lane. Rows against a piece's
+ * edge that disagree with the piece's band rows anchor nothing now.
+ * Every lane must be found and none invented. */
+static void
+test_edge_residue_makes_no_strip(void **state)
+{
+    static struct bq_eval ev;
+    double med, p90;
+    (void)state;
+    sweep(RANDOM_ALL, 294, 1, &ev, NULL);
+    report("random, seed 294", &ev, &med, &p90);
+    assert_int_equal(ev.lanes, 40);
+    assert_int_equal(ev.lanes_found, ev.lanes);
+    assert_int_equal(ev.phantom, 0);
+}
+
 /* Generated seed 1190, every artefact: a clipped doublet with a third
  * peak below it, where the deskewed image's zero-filled corner begins,
  * shallow valleys between all three. The doublet's lower band was split
@@ -319,6 +338,7 @@ main(void)
         cmocka_unit_test(test_clean_8bit_no_surround),
         cmocka_unit_test(test_ladder_does_not_dilute_band_row),
         cmocka_unit_test(test_split_doublet_saturation),
+        cmocka_unit_test(test_edge_residue_makes_no_strip),
         cmocka_unit_test(test_blotch_does_not_demote_band_row),
         cmocka_unit_test(test_dark_frame_no_edge_bands),
     };
