@@ -69,6 +69,25 @@ profile_max(const double *c, size_t n)
     return m;
 }
 
+/* Whether run Q lies against the edge of its piece of membrane: masked
+ * rows (LIVE[y] == -1) or the image's edge within 4 rows of it. */
+static int
+at_piece_edge(const struct seg *q, const size_t *live, size_t h)
+{
+    size_t y0 = q->y0, y1 = q->y1, m = 4;
+    return y0 < m || live[y0 - m] == (size_t)-1 || y1 + m >= h ||
+           live[y1 + m] == (size_t)-1;
+}
+
+/* Whether run Q lies against the edge of its piece of membrane and is
+ * thinner than its lanes are wide: the residue a masked frame leaves
+ * along the membrane's edge. */
+static int
+thin_edge_run(const struct seg *q, const size_t *live, size_t h)
+{
+    return at_piece_edge(q, live, h) && (double)(q->y1 - q->y0) < q->lw;
+}
+
 /* A strip's rows, for the test of its end lanes and the lanes its rows
  * saw. */
 struct strip_rows {
@@ -1180,12 +1199,17 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
          * which would set a lane width no band row shows. The count is of
          * lanes seen: a row of three humps twice as wide as the lanes,
          * with gaps filled up to 12, set the width on generated seed 805
-         * and demoted every band row of its lower strip. */
+         * and demoted every band row of its lower strip. Thin runs
+         * against the membrane's edge go last: the residue a frame
+         * leaves there reads many narrow lanes (generated seed 81: 27
+         * lanes 15 px wide, which demoted band rows of 6 lanes 60 px
+         * wide). */
         long best = -1;
-        for (int pass = 0; pass < 2 && best < 0; pass++)
+        for (int pass = 0; pass < 3 && best < 0; pass++)
             for (size_t k = 0; k < nseg; k++)
                 if (segs[k].nl >= ANCHOR_LANES &&
-                    (pass || segs[k].ns >= ANCHOR_LANES) &&
+                    (pass == 2 || segs[k].ns >= ANCHOR_LANES) &&
+                    (pass || !thin_edge_run(&segs[k], live, h)) &&
                     (best < 0 || (double)segs[k].ns * segs[k].lw >
                                      (double)segs[best].ns * segs[best].lw))
                     best = (long)k;
@@ -1268,27 +1292,22 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                 b = -1;
             if ((a < 0) != (b < 0)) {
                 long o = a >= 0 ? a : b;
-                /* A row against the edge of its piece (masked rows within
-                 * 4 rows), weaker than the neighbour and seeing fewer
-                 * lanes, at a pitch off by over half PITCH_ODD, lanes
-                 * disagreeing: the residue along a membrane's edge, which
+                /* A row against the edge of its piece, weaker than the
+                 * neighbour and seeing fewer lanes, at a pitch off by
+                 * over half PITCH_ODD, lanes disagreeing: the residue along a membrane's edge, which
                  * made strips of narrow lanes of its own on dark scans
                  * with a frame (generated seed 294: 6 strips for 2;
                  * phantom lanes on seeds 1-500 56 -> 30, no true lane
                  * lost). Weaker: on the real actin scan the band row
                  * lies at the membrane's cropped top edge, and smears
                  * below it see more lanes at another pitch. */
-                {
-                    size_t y0 = segs[k].y0, y1 = segs[k].y1, m = 4;
-                    int edge = y0 < m || live[y0 - m] == (size_t)-1 ||
-                               y1 + m >= h || live[y1 + m] == (size_t)-1;
-                    misread[k] |= edge && segs[k].ns < segs[o].ns &&
-                                  profile_max(segs[k].c, w) <
-                                      profile_max(segs[o].c, w) &&
-                                  fabs(segs[k].pitch / segs[o].pitch - 1) >
-                                      0.5 * PITCH_ODD &&
-                                  !runs_agree(&segs[k], &segs[o]);
-                }
+                misread[k] |= at_piece_edge(&segs[k], live, h) &&
+                              segs[k].ns < segs[o].ns &&
+                              profile_max(segs[k].c, w) <
+                                  profile_max(segs[o].c, w) &&
+                              fabs(segs[k].pitch / segs[o].pitch - 1) >
+                                  0.5 * PITCH_ODD &&
+                              !runs_agree(&segs[k], &segs[o]);
                 misread[k] |=
                     2 * segs[k].ns <= segs[o].ns &&
                     fabs(segs[k].pitch / segs[o].pitch - 1) > PITCH_ODD &&
