@@ -57,6 +57,7 @@ struct seg {
     size_t piece;  /* membrane piece its middle row lies on (gap rows) */
     int cut;       /* 1: cut from the run above it, to be joined again */
     int reads_ref; /* 1: an anchor reading the reference run's pitch */
+    int residue;   /* 1: thin residue along the membrane's edge */
 };
 
 /* Highest value of a run's column profile: how strong its bands are. */
@@ -1292,22 +1293,32 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                 b = -1;
             if ((a < 0) != (b < 0)) {
                 long o = a >= 0 ? a : b;
-                /* A row against the edge of its piece, weaker than the
-                 * neighbour and seeing fewer lanes, at a pitch off by
-                 * over half PITCH_ODD, lanes disagreeing: the residue along a membrane's edge, which
-                 * made strips of narrow lanes of its own on dark scans
-                 * with a frame (generated seed 294: 6 strips for 2;
-                 * phantom lanes on seeds 1-500 56 -> 30, no true lane
-                 * lost). Weaker: on the real actin scan the band row
-                 * lies at the membrane's cropped top edge, and smears
-                 * below it see more lanes at another pitch. */
-                misread[k] |= at_piece_edge(&segs[k], live, h) &&
-                              segs[k].ns < segs[o].ns &&
-                              profile_max(segs[k].c, w) <
-                                  profile_max(segs[o].c, w) &&
-                              fabs(segs[k].pitch / segs[o].pitch - 1) >
-                                  0.5 * PITCH_ODD &&
-                              !runs_agree(&segs[k], &segs[o]);
+                /* Residue along a membrane's edge, which made strips of
+                 * narrow lanes of its own on dark scans with a frame: a
+                 * row against the edge of its piece, weaker than the
+                 * neighbour, lanes disagreeing, and either thinner than
+                 * its lanes are wide (residue proper), or seeing fewer
+                 * lanes at a pitch off by over half PITCH_ODD (generated
+                 * seed 294: 6 strips for 2). Thin residue may read the
+                 * band rows' pitch (seeds 18 and 69 without doublets) or
+                 * more lanes than they show (seed 576); it joins its
+                 * strip but not the strip's profile. Weaker: on the real
+                 * actin scan the band row lies at the membrane's cropped
+                 * top edge, and smears below it see more lanes at
+                 * another pitch. */
+                {
+                    int edge_row = at_piece_edge(&segs[k], live, h) &&
+                                   profile_max(segs[k].c, w) <
+                                       profile_max(segs[o].c, w) &&
+                                   !runs_agree(&segs[k], &segs[o]);
+                    segs[k].residue =
+                        edge_row && thin_edge_run(&segs[k], live, h);
+                    misread[k] |=
+                        segs[k].residue ||
+                        (edge_row && segs[k].ns < segs[o].ns &&
+                         fabs(segs[k].pitch / segs[o].pitch - 1) >
+                             0.5 * PITCH_ODD);
+                }
                 misread[k] |=
                     2 * segs[k].ns <= segs[o].ns &&
                     fabs(segs[k].pitch / segs[o].pitch - 1) > PITCH_ODD &&
@@ -1427,8 +1438,17 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         double var = 0; /* noise variance of the summed profile */
         struct strip_rows sr = {sig, segs, ka, kb, 0, h};
         memset(sc, 0, w * sizeof *sc);
-        for (size_t k = ka; k < kb; k++) {
+        for (size_t k = ka; k < kb; k++)
             anchored |= segs[k].nl >= ANCHOR_LANES;
+        for (size_t k = ka; k < kb; k++) {
+            /* thin edge residue joins the strip but not its profile:
+             * its narrow lanes would fill the valleys between the band
+             * rows' lanes (seed 576: one lane read as two). A thicker
+             * edge row may be a band row at the image's edge (seed 1379)
+             * and stays. Residue always lies beside an anchor of its
+             * strip; the test is a guard. */
+            if (anchored && segs[k].residue)
+                continue;
             var += noise * noise / (double)(segs[k].y1 - segs[k].y0);
             for (size_t x = 0; x < w; x++)
                 sc[x] += segs[k].c[x];

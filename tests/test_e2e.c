@@ -244,6 +244,23 @@ test_edge_residue_makes_no_strip(void **state)
     every_lane_of_seed(RANDOM_ALL, 294, 40);
 }
 
+/* Residue along a frame's edge, thinner than its lanes are wide, that
+ * the rule for edge rows (fewer lanes, another pitch) missed:
+ * - seed 576, every artefact: the bottom edge saw 21 narrow lanes, more
+ *   than the band rows' 15, and made a strip of 29 lanes, 8 of them
+ *   phantoms; kept in the strip's profile, it split a true lane in two;
+ * - seed 69 without doublets: the bottom edge read the band rows' pitch
+ *   (43 against 41-44 px) with lanes of its own: a fourth strip, 5
+ *   phantoms.
+ * Such a run is now residue: it joins the strip, not its profile. */
+static void
+test_thin_edge_residue_is_no_strip(void **state)
+{
+    (void)state;
+    every_lane_of_seed(RANDOM_ALL, 576, 19);
+    every_lane_of_seed(RANDOM_NO_DOUBLETS, 69, 34);
+}
+
 /* Generated seed 81, every artefact: a dark-band scan with a frame, one
  * strip of 8 lanes. The residue along the membrane's top and bottom edges
  * read 27 narrow lanes each; as the runs whose lanes covered the most of
@@ -350,6 +367,7 @@ main(void)
         cmocka_unit_test(test_split_doublet_saturation),
         cmocka_unit_test(test_edge_residue_makes_no_strip),
         cmocka_unit_test(test_edge_residue_sets_no_lane_width),
+        cmocka_unit_test(test_thin_edge_residue_is_no_strip),
         cmocka_unit_test(test_blotch_does_not_demote_band_row),
         cmocka_unit_test(test_dark_frame_no_edge_bands),
     };
