@@ -284,8 +284,10 @@ drop_empty_bands(struct bq_bandset *set)
             a->oy = b->oy;
         }
         a->volume += b->volume;
-        a->volume_se = sqrt(a->volume_se * a->volume_se +
-                            b->volume_se * b->volume_se);
+        /* the parts are shares (frac) of one box sum, so their errors
+         * add as they are, not in quadrature (which understated the
+         * merged band's by up to a factor sqrt 2) */
+        a->volume_se += b->volume_se;
         a->sat_px += b->sat_px; /* their boxes do not overlap */
         a->top = a->sum_top;
         a->bottom = a->sum_bottom;

@@ -88,6 +88,20 @@ bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
             bands = a->bands.b[k].lane == i;
         ev->phantom += bands && !on_true_lane(a, i, t);
     }
+    /* The standard error of a box sum: pixel noise over its n pixels
+     * plus the background level's uncertainty (noise over the envelope
+     * kernel's area) times n; a split part carries its share (frac) of
+     * the one sum, and a merged pair the whole of it. */
+    for (size_t k = 0; k < a->bands.n; k++) {
+        const struct bq_band *b = &a->bands.b[k];
+        double n = (double)b->npx, s2 = a->layout.noise * a->layout.noise,
+               kern = a->bg_method == BQ_BG_NONE
+                          ? 0
+                          : 2 * acos(-1.0) * a->bg_size * a->bg_size,
+               se = sqrt(n * s2 + (kern > 0 ? n * n * s2 / kern : 0)) *
+                    b->frac;
+        ev->se_off += fabs(b->volume_se - se) > 1e-6 * se;
+    }
     for (size_t i = 0; i < t->nbands; i++) {
         const struct bq_synth_band *tb = &t->bands[i];
         double d, bd = 1e300, tol = fmax(2 * tb->sigma_y, 4.0);

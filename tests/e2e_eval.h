@@ -16,6 +16,9 @@ struct bq_eval {
     size_t lanes_det, phantom;       /* lanes detected / of those, lanes
                                         holding bands that no truth lane
                                         matches */
+    size_t se_off;                   /* bands whose volume_se is not
+                                        the box sum's, times the band's
+                                        share of it (frac) */
     size_t nerr;                     /* volume errors collected */
     double err[65536];               /* |relative error| after row scaling */
 };

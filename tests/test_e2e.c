@@ -65,9 +65,10 @@ report(const char *name, struct bq_eval *ev, double *med, double *p90)
     *med = bq_test_quantile(ev->err, ev->nerr, 0.5);
     *p90 = bq_test_quantile(ev->err, ev->nerr, 0.9);
     printf("%s: lanes %zu/%zu (%zu phantoms), bands %zu/%zu, saturated "
-           "flagged %zu/%zu, volume error median %.2f %%, 90th %.2f %%\n",
+           "flagged %zu/%zu, volume error median %.2f %%, 90th %.2f %%%s\n",
            name, ev->lanes_found, ev->lanes, ev->phantom, ev->bands_found,
-           ev->bands, ev->sat_flagged, ev->sat_bands, 100 * *med, 100 * *p90);
+           ev->bands, ev->sat_flagged, ev->sat_bands, 100 * *med, 100 * *p90,
+           ev->se_off ? ", standard errors off" : "");
 }
 
 /* Clean blots (noise only), 8 to 18 lanes, volumes over two decades:
@@ -123,6 +124,7 @@ test_random_all(void **state)
     report("random, all artefacts", &ev, &med, &p90);
     assert_true(ev.sat_found > 0);
     assert_int_equal(ev.sat_flagged, ev.sat_found); /* every one found */
+    assert_int_equal(ev.se_off, 0); /* every standard error the box sum's */
     assert_true(ev.lanes_found + 1 >= ev.lanes);
     assert_true(ev.bands_found >= 0.94 * (double)ev.bands);
     assert_true(med <= 0.03); /* the target */
@@ -148,6 +150,7 @@ test_random_held_out(void **state)
     report("random, all artefacts, seeds 31-60", &ev, &med, &p90);
     assert_true(ev.sat_found > 0);
     assert_int_equal(ev.sat_flagged, ev.sat_found); /* every one found */
+    assert_int_equal(ev.se_off, 0); /* every standard error the box sum's */
     assert_true(ev.lanes_found == ev.lanes);
     assert_true(ev.bands_found >= 0.90 * (double)ev.bands);
     assert_true(med <= 0.03); /* the target */
@@ -168,6 +171,7 @@ test_random_101_160(void **state)
     report("random, all artefacts, seeds 101-160", &ev, &med, &p90);
     assert_true(ev.sat_found > 0);
     assert_int_equal(ev.sat_flagged, ev.sat_found); /* every one found */
+    assert_int_equal(ev.se_off, 0); /* every standard error the box sum's */
     assert_true(ev.lanes_found == ev.lanes);
     assert_true(ev.bands_found >= 0.98 * (double)ev.bands);
     assert_true(med <= 0.03); /* the target */
@@ -189,6 +193,7 @@ every_lane_of_seed(enum set which, int seed, size_t lanes)
     assert_int_equal(ev.lanes, lanes);
     assert_true(ev.lanes_found == ev.lanes);
     assert_int_equal(ev.phantom, 0);
+    assert_int_equal(ev.se_off, 0);
 }
 
 /* Generated seed 397 without doublets: one strip of 9 lanes whose two
@@ -295,6 +300,7 @@ test_split_doublet_saturation(void **state)
     report("random, seed 1190", &ev, &med, &p90);
     assert_int_equal(ev.sat_found, 6);
     assert_int_equal(ev.sat_flagged, ev.sat_found);
+    assert_int_equal(ev.se_off, 0); /* the merged pair's error is its box's */
 }
 
 /* Generated seed 596 without doublets: a clean 8-bit scan whose border is
