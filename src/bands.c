@@ -438,13 +438,18 @@ bq_profile_peaks(const double *p, size_t n, double noise,
             out[i] = out[i - 1];
             out[i - 1] = t;
         }
-    /* Display boxes of split pairs meet where the two parts cross. */
+    /* Display boxes of split pairs meet where the two parts cross and
+     * together span the rows the pair's volume is summed over, so that
+     * saturation (judged on each part's box) sees every one of them,
+     * also when the parts are merged again. */
     for (size_t j = 0; j + 1 < nout; j++)
         if (out[j].split && out[j + 1].split &&
             out[j].sum_top == out[j + 1].sum_top) {
             double mid = 0.5 * (out[j].y + out[j + 1].y);
+            out[j].top = out[j].sum_top;
             out[j].bottom = mid;
             out[j + 1].top = mid;
+            out[j + 1].bottom = out[j + 1].sum_bottom;
         }
 out:
     free(ps);

@@ -168,7 +168,8 @@ test_close_gaussians_split_at_valley(void **state)
 
 /* A doublet 2.0 SD apart (no valley at all) with amplitude ratio R:1 and
  * noise SD 0.5 on a peak of 100: two bands whose shares are within 0.05
- * of the truth, over several noise draws. */
+ * of the truth, over several noise draws, and boxes that together span
+ * the pair's rows. */
 static void
 doublet_case(double ratio)
 {
@@ -188,6 +189,11 @@ doublet_case(double ratio)
         assert_float_equal(b[1].frac, 1 - share, 0.05);
         assert_int_equal(b[0].split, 1);
         assert_int_equal(b[1].split, 1);
+        /* the parts' boxes meet and span the rows summed (saturation is
+         * judged on the boxes) */
+        assert_true(b[0].top == b[0].sum_top);
+        assert_true(b[0].bottom == b[1].top);
+        assert_true(b[1].bottom == b[1].sum_bottom);
     }
 }
 
