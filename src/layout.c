@@ -70,14 +70,24 @@ profile_max(const double *c, size_t n)
     return m;
 }
 
-/* Whether run Q lies against the edge of its piece of membrane: masked
- * rows (LIVE[y] == -1) or the image's edge within 4 rows of it. */
+/* Whether run Q lies against the edge of its piece of membrane: a masked
+ * row (LIVE[y] == -1) or the image's edge within 4 rows above its first
+ * row or below its last. */
 static int
 at_piece_edge(const struct seg *q, const size_t *live, size_t h)
 {
-    size_t y0 = q->y0, y1 = q->y1, m = 4;
-    return y0 < m || live[y0 - m] == (size_t)-1 || y1 + m >= h ||
-           live[y1 + m] == (size_t)-1;
+    for (size_t d = 1; d <= 4; d++)
+        if (q->y0 < d || live[q->y0 - d] == (size_t)-1 || q->y1 - 1 + d >= h ||
+            live[q->y1 - 1 + d] == (size_t)-1)
+            return 1;
+    return 0;
+}
+
+/* Whether run Q is thinner than its lanes are wide. */
+static int
+thin_run(const struct seg *q)
+{
+    return (double)(q->y1 - q->y0) < q->lw;
 }
 
 /* Whether run Q lies against the edge of its piece of membrane and is
@@ -86,7 +96,7 @@ at_piece_edge(const struct seg *q, const size_t *live, size_t h)
 static int
 thin_edge_run(const struct seg *q, const size_t *live, size_t h)
 {
-    return at_piece_edge(q, live, h) && (double)(q->y1 - q->y0) < q->lw;
+    return thin_run(q) && at_piece_edge(q, live, h);
 }
 
 /* A strip's rows, for the test of its end lanes and the lanes its rows
@@ -648,19 +658,30 @@ single_lane(const double *c, size_t xa, size_t xb, struct lanefit *lf)
  * averaged noise) or what the background left between lanes (the lower
  * quartile of the profile's magnitude: gaps between and beside lanes are
  * more than a quarter of the columns), whichever is larger. TMP: W. */
-static void
-compress(const double *c, double *cc, size_t w, double floor, double *tmp)
+static double
+compress_scale(const double *c, size_t w, double floor, double *tmp)
 {
     double scale;
 
     for (size_t i = 0; i < w; i++)
         tmp[i] = fabs(c[i]);
     scale = bq_select_d(tmp, w, 0.25);
-    if (scale < floor)
-        scale = floor;
+    return scale < floor ? floor : scale;
+}
+
+/* CC = asinh(C / SCALE), smoothed. TMP: W. */
+static void
+compress_by(const double *c, double *cc, size_t w, double scale, double *tmp)
+{
     for (size_t i = 0; i < w; i++)
         tmp[i] = asinh(c[i] / scale);
     bq_smooth1d(tmp, cc, w, 1.0);
+}
+
+static void
+compress(const double *c, double *cc, size_t w, double floor, double *tmp)
+{
+    compress_by(c, cc, w, compress_scale(c, w, floor, tmp), tmp);
 }
 
 /* Extent of columns that hold signal in CC (above THR), widened by a
@@ -1201,8 +1222,9 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
          * lanes seen: a row of three humps twice as wide as the lanes,
          * with gaps filled up to 12, set the width on generated seed 805
          * and demoted every band row of its lower strip. Thin runs
-         * against the membrane's edge go last: the residue a frame
-         * leaves there reads many narrow lanes (generated seed 81: 27
+         * against the membrane's edge go after the other runs that see
+         * as many lanes: the residue a frame leaves there reads many
+         * narrow lanes (generated seed 81: 27
          * lanes 15 px wide, which demoted band rows of 6 lanes 60 px
          * wide). */
         long best = -1;
@@ -1311,8 +1333,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                                    profile_max(segs[k].c, w) <
                                        profile_max(segs[o].c, w) &&
                                    !runs_agree(&segs[k], &segs[o]);
-                    segs[k].residue =
-                        edge_row && thin_edge_run(&segs[k], live, h);
+                    segs[k].residue = edge_row && thin_run(&segs[k]);
                     misread[k] |=
                         segs[k].residue ||
                         (edge_row && segs[k].ns < segs[o].ns &&
@@ -1436,23 +1457,32 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
         size_t xa, xb, ka = strip_seg0[s], kb = strip_seg1[s];
         int anchored = 0;
         double var = 0; /* noise variance of the summed profile */
+        double scale;   /* of its compression */
         struct strip_rows sr = {sig, segs, ka, kb, 0, h};
         memset(sc, 0, w * sizeof *sc);
+        memset(scc, 0, w * sizeof *scc);
         for (size_t k = ka; k < kb; k++)
             anchored |= segs[k].nl >= ANCHOR_LANES;
         for (size_t k = ka; k < kb; k++) {
+            var += noise * noise / (double)(segs[k].y1 - segs[k].y0);
+            for (size_t x = 0; x < w; x++)
+                scc[x] += segs[k].c[x];
             /* thin edge residue joins the strip but not its profile:
              * its narrow lanes would fill the valleys between the band
              * rows' lanes (seed 576: one lane read as two). A thicker
              * edge row may be a band row at the image's edge (seed 1379)
-             * and stays. Residue always lies beside an anchor of its
-             * strip; the test is a guard. */
+             * and stays. Residue is misread (one lane, no anchor), so an
+             * anchored strip always keeps a run of its own here; the
+             * test is a guard. The compression's scale is still that of
+             * every run (scc, for now): without the residue it fell and
+             * lifted a frame's corner in another edge row over the
+             * lane prominence (seed 96). */
             if (anchored && segs[k].residue)
                 continue;
-            var += noise * noise / (double)(segs[k].y1 - segs[k].y0);
             for (size_t x = 0; x < w; x++)
                 sc[x] += segs[k].c[x];
         }
+        scale = compress_scale(scc, w, 3 * sqrt(var), tmp);
         /* vertical extent: halfway to the neighbouring strips */
         if (s > 0)
             sr.y0 = (segs[ka - 1].y1 + segs[ka].y0) / 2;
@@ -1463,7 +1493,7 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
          * lone band, what a blotch left) count only through the sum: their
          * own compressed profiles are mostly residual background, which
          * would fill the valleys between the lanes of the other rows. */
-        compress(sc, scc, w, 3 * sqrt(var), tmp);
+        compress_by(sc, scc, w, scale, tmp);
         for (size_t k = ka; k < kb; k++)
             if (!anchored || segs[k].nl >= ANCHOR_LANES)
                 for (size_t x = 0; x < w; x++)
