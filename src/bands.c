@@ -324,32 +324,56 @@ bq_profile_peaks(const double *p, size_t n, double noise,
 
     /* Doublets. Neighbours with a shallow valley share their rows by a
      * two-Gaussian fit instead of a drop line (below); a single band that
-     * one Gaussian cannot describe is tested next. */
-    for (size_t j = 0; j + 1 < nout; j++) {
-        struct bq_band *a = &out[j], *b = &out[j + 1];
-        size_t ia = (size_t)(a->y + 0.5), ib = (size_t)(b->y + 0.5), v = ia;
-        double p6[6], sa, sb, x0, x1;
-        /* a band already split from the one above stays in that pair: a
-         * second pairing would overwrite its rows and share, and the rows
-         * between would count for both pairs (generated seed 1190: three
-         * bands in a row, the middle one paired twice) */
-        if (a->split)
-            continue;
-        for (size_t k = ia; k <= ib && k < n; k++)
-            if (ps[k] < ps[v])
-                v = k;
-        if (ps[v] < 0.5 * (ps[ia] < ps[ib] ? ps[ia] : ps[ib]))
-            continue; /* a clear valley: the drop line is right */
-        x0 = a->top;
-        x1 = b->bottom;
-        sa = ((double)v - a->y) / 2.0;
-        sb = (b->y - (double)v) / 2.0;
-        p6[0] = ps[ia], p6[1] = a->y, p6[2] = sa > 0.8 ? sa : 0.8;
-        p6[3] = ps[ib], p6[4] = b->y, p6[5] = sb > 0.8 ? sb : 0.8;
-        if (fit_gauss(p, (size_t)x0, (size_t)(x1 - x0), 2, p6) < 0)
-            continue;
-        {
-            double ar1 = fabs(p6[0]) * p6[2], ar2 = fabs(p6[3]) * p6[5];
+     * one Gaussian cannot describe is tested next. A band pairs with one
+     * neighbour at most (a second pairing would overwrite its rows and
+     * share, and the rows between would count for both pairs: generated
+     * seed 1190, three bands in a row, the middle one paired twice), and
+     * the shallowest valleys pair first: a clipped band's flat top reads
+     * as two peaks with almost no valley, which must pair with each other
+     * (and be merged again, analysis.c) rather than one of them with a
+     * band above (generated seed 1931: the clipped part left unflagged). */
+    {
+        double dip[MAX_PEAKS]; /* valley / lower peak; < 0: no candidate */
+        size_t vat[MAX_PEAKS]; /* the valley's row */
+        for (size_t j = 0; j + 1 < nout; j++) {
+            size_t ia = (size_t)(out[j].y + 0.5),
+                   ib = (size_t)(out[j + 1].y + 0.5), v = ia;
+            double lower = ps[ia] < ps[ib] ? ps[ia] : ps[ib];
+            for (size_t k = ia; k <= ib && k < n; k++)
+                if (ps[k] < ps[v])
+                    v = k;
+            vat[j] = v;
+            /* a clear valley: the drop line is right */
+            dip[j] = lower > 0 && ps[v] >= 0.5 * lower ? ps[v] / lower : -1;
+        }
+        for (;;) {
+            long best = -1;
+            size_t j, ia, ib, v;
+            struct bq_band *a, *b;
+            double p6[6], sa, sb, x0, x1, ar1, ar2;
+            for (j = 0; j + 1 < nout; j++)
+                if (dip[j] >= 0 && !out[j].split && !out[j + 1].split &&
+                    (best < 0 || dip[j] > dip[best]))
+                    best = (long)j;
+            if (best < 0)
+                break;
+            j = (size_t)best;
+            dip[j] = -1;
+            a = &out[j];
+            b = &out[j + 1];
+            ia = (size_t)(a->y + 0.5);
+            ib = (size_t)(b->y + 0.5);
+            v = vat[j];
+            x0 = a->top;
+            x1 = b->bottom;
+            sa = ((double)v - a->y) / 2.0;
+            sb = (b->y - (double)v) / 2.0;
+            p6[0] = ps[ia], p6[1] = a->y, p6[2] = sa > 0.8 ? sa : 0.8;
+            p6[3] = ps[ib], p6[4] = b->y, p6[5] = sb > 0.8 ? sb : 0.8;
+            if (fit_gauss(p, (size_t)x0, (size_t)(x1 - x0), 2, p6) < 0)
+                continue;
+            ar1 = fabs(p6[0]) * p6[2];
+            ar2 = fabs(p6[3]) * p6[5];
             /* a fit that wandered off (centres outside the pair's rows,
              * or parts wider than the region) is not a split */
             if (!(ar1 > 0 && ar2 > 0) || p6[1] > p6[4] || p6[1] < x0 ||

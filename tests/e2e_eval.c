@@ -130,6 +130,13 @@ bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
         if (tb->saturated) {
             ev->sat_found++;
             ev->sat_flagged += a->bands.b[bi].sat_px > 0;
+            if (getenv("BQ_EVAL_VERBOSE") && a->bands.b[bi].sat_px == 0)
+                printf("  saturated band not flagged: s%d l%d y %.0f sy %.1f "
+                       "true %.4g, found as band %ld y %.1f rows %.1f-%.1f "
+                       "split %d\n",
+                       tb->strip, tb->lane, tb->y, tb->sigma_y, tb->volume, bi,
+                       a->bands.b[bi].oy, a->bands.b[bi].top,
+                       a->bands.b[bi].bottom, a->bands.b[bi].split);
             continue;
         }
         {

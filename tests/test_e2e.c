@@ -292,15 +292,19 @@ test_edge_residue_sets_no_lane_width(void **state)
     every_lane_of_seed(RANDOM_ALL, 81, 8);
 }
 
-/* Generated seed 1190, every artefact: a clipped doublet with a third
- * peak below it, where the deskewed image's zero-filled corner begins,
- * shallow valleys between all three. The doublet's lower band was split
- * from both neighbours; the second split overwrote its rows and share,
- * the pairs' rows overlapped, and the clipped pair was neither one band
- * again nor flagged as a whole (5 of 6 saturated bands flagged). A band
- * now stays in its first pair (bands.c; which pair comes first is order,
- * not quality: a known limit). Every saturated band found must be
- * flagged. */
+/* Clipped bands whose flat top reads as two peaks, beside other bands
+ * with shallow valleys between them; every saturated band found must be
+ * flagged:
+ * - seed 1190, every artefact: a clipped doublet with a third peak below
+ *   it, where the deskewed image's zero-filled corner begins. The
+ *   doublet's lower band was split from both neighbours; the second split
+ *   overwrote its rows and share, the pairs' rows overlapped, and the
+ *   clipped pair was neither one band again nor flagged as a whole (5 of
+ *   6 flagged). A band now pairs with one neighbour at most.
+ * - seed 1931, every artefact: the upper part of a clipped band's flat
+ *   top paired with a band above it, pairs being made top down; its box
+ *   held no clipped pixel (1 of 2 flagged). The shallowest valley now
+ *   pairs first (bands.c). */
 static void
 test_split_doublet_saturation(void **state)
 {
@@ -312,6 +316,11 @@ test_split_doublet_saturation(void **state)
     assert_int_equal(ev.sat_found, 6);
     assert_int_equal(ev.sat_flagged, ev.sat_found);
     assert_int_equal(ev.se_off, 0); /* the merged pair's error is its box's */
+    sweep(RANDOM_ALL, 1931, 1, &ev, NULL);
+    report("random, seed 1931", &ev, &med, &p90);
+    assert_int_equal(ev.sat_found, 2);
+    assert_int_equal(ev.sat_flagged, ev.sat_found);
+    assert_int_equal(ev.se_off, 0);
 }
 
 /* Generated seed 596 without doublets: a clean 8-bit scan whose border is

@@ -59,7 +59,8 @@ main(int argc, char **argv)
         struct bq_analysis a;
         struct bq_error err = {BQ_OK, ""};
         size_t l0 = ev.lanes_found, b0 = ev.bands_found, nb0 = ev.bands,
-               nl0 = ev.lanes, ph0 = ev.phantom;
+               nl0 = ev.lanes, ph0 = ev.phantom, sf0 = ev.sat_found,
+               sg0 = ev.sat_flagged;
 
         bq_synth_params_init(&p);
         p.width = w;
@@ -74,11 +75,12 @@ main(int argc, char **argv)
         if (verbose)
             printf("seed %2d: %d-bit %s strips %d lanes %2d rot %+.2f "
                    "(found %+.2f) frame %d | lanes %zu/%zu bands %zu/%zu "
-                   "phantoms %zu\n",
+                   "phantoms %zu saturated flagged %zu/%zu\n",
                    s, p.bit_depth, p.dark_bands ? "dark " : "light", p.strips,
                    p.lanes, p.rotation_deg, a.angle, p.frame,
                    ev.lanes_found - l0, ev.lanes - nl0, ev.bands_found - b0,
-                   ev.bands - nb0, ev.phantom - ph0);
+                   ev.bands - nb0, ev.phantom - ph0, ev.sat_flagged - sg0,
+                   ev.sat_found - sf0);
         bq_analysis_fini(&a);
         if (save) {
             struct bq_synth_truth t;
