@@ -838,10 +838,36 @@ bq_bands_find(const struct bq_image *sig, struct bq_layout *layout,
             size_t l = sp->first_lane + i;
             struct bq_lane *ln = &layout->lanes[l];
             size_t nb = job.nout[i], kept = 0;
+            struct bq_band *lo = job.out + i * PEAK_SLOT;
+            unsigned char gone[PEAK_SLOT];
+            for (size_t k = 0; k < nb; k++)
+                gone[k] = (unsigned char)touches_mask(job.profs + i * n, n,
+                                                      &lo[k]);
+            /* A split part whose partner went (the membrane's edge, or a
+             * band cut by it) is a band of its own, whole, over its own
+             * rows (its box ends where the two crossed): its share of the
+             * pair's sum counted rows at the mask's edge, and, still
+             * marked split, it was kept from the test for doublets
+             * across lanes. Volume error p90 on generated seeds 1-500
+             * 6.10 -> 5.78 %. */
+            for (size_t k = 0; k < nb; k++) {
+                int partner = 0;
+                if (gone[k] || !lo[k].split)
+                    continue;
+                for (size_t j = k > 0 ? k - 1 : 0; j <= k + 1 && j < nb; j++)
+                    partner |= j != k && !gone[j] && lo[j].split &&
+                               lo[j].sum_top == lo[k].sum_top &&
+                               lo[j].sum_bottom == lo[k].sum_bottom;
+                if (partner)
+                    continue;
+                lo[k].split = 0;
+                lo[k].frac = 1;
+                lo[k].sum_top = lo[k].top;
+                lo[k].sum_bottom = lo[k].bottom;
+            }
             for (size_t k = 0; k < nb; k++) {
                 struct bq_band *b;
-                if (touches_mask(job.profs + i * n, n,
-                                 &job.out[i * PEAK_SLOT + k]))
+                if (gone[k])
                     continue;
                 if (set->n == set->cap) {
                     struct bq_band *nbp;
