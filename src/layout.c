@@ -224,6 +224,54 @@ end_peak(const double *c, size_t w, const struct strip_rows *sr, double x,
     return !ramp_column(sr, (size_t)ipk);
 }
 
+/* The lane one PITCH beyond the end lane X (DIR -1: left, 1: right) of
+ * the strip's rows SR, or -1. A weak lane beside strong ones may stand
+ * too little out of the compressed profile to be a candidate, its bands
+ * on its neighbour's tail; inside the strip the gap is filled, at its end
+ * the lane was lost (generated seed 453). The plain profile C (W columns,
+ * the signal's extent [XA, XB)) must peak there (end_peak) at least
+ * END_TOP of TOP (the median lane's height) and fall to END_DIP of that
+ * peak on both sides, towards X and within 0.6 PITCH beyond, where no
+ * column may be masked in all its rows (seed 6 without doublets: a bump
+ * where the membrane meets the masked frame); and the peak
+ * must be at least half as wide as the lanes LW (a frame's edge is a
+ * ridge a few px wide: seeds 27, 81) with no drop beyond it to far below
+ * zero (a dark frame beyond the membrane's last plateau: seed 611 without
+ * doublets). */
+#define END_TOP 0.15
+#define END_DIP 0.6
+static double
+end_beyond(const double *c, size_t w, size_t xa, size_t xb,
+           const struct strip_rows *sr, double x, int dir, double pitch,
+           double top, double lw)
+{
+    double nx = x + dir * pitch, lo_in = 1e300, lo_out = 1e300, xc, wd;
+    long a = (long)floor(nx - 0.3 * pitch), b = (long)ceil(nx + 0.3 * pitch);
+    long ipk = a, reach;
+
+    if (a < (long)xa || b >= (long)xb || !end_peak(c, w, sr, nx, pitch))
+        return -1;
+    for (long i = a; i <= b; i++)
+        ipk = c[i] > c[ipk] ? i : ipk;
+    if (c[ipk] < END_TOP * top)
+        return -1;
+    for (long i = (long)floor(x + 0.5); i != ipk; i += dir)
+        lo_in = fmin(lo_in, c[i]);
+    reach = (long)ceil(0.6 * pitch);
+    for (long i = ipk, k = 0; k <= reach; i += dir, k++) {
+        if (i < 0 || i >= (long)w || c[i] == 0)
+            return -1; /* the image's end, or masked in every row */
+        lo_out = fmin(lo_out, c[i]);
+    }
+    if (fmax(lo_in, lo_out) > END_DIP * c[ipk] ||
+        lo_out < -END_DIP * c[ipk])
+        return -1;
+    if (half_max(c, ipk, ipk - reach, ipk + reach, &xc, &wd) != 0 ||
+        wd < 0.5 * lw)
+        return -1;
+    return (double)ipk;
+}
+
 /* Whether a peak of compressed height PK over the base BASE of its
  * prominence stands out in plain terms: by SHALLOW_ABS scale units (CC is
  * asinh(C / scale), so sinh undoes it), by SHALLOW_DIP of its height, and
@@ -489,6 +537,30 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
         }
         while (sr && nk >= 2 && !end_peak(c, w, sr, keep[nk - 1], pitch))
             nk--;
+        /* then a weak lane beyond either end that the candidates
+         * missed */
+        if (sr && nk >= 2) {
+            double top, nx, ck[256];
+            for (size_t i = 0; i < nk; i++)
+                ck[i] = interp(c, w, keep[i]);
+            top = bq_select_d(ck, nk, 0.5);
+            while (nk < 256 &&
+                   (nx = end_beyond(c, w, xa, xb, sr, keep[0], -1, pitch,
+                                    top, cwmed)) >= 0) {
+                memmove(keep + 1, keep, nk * sizeof *keep);
+                memmove(kh + 1, kh, nk * sizeof *kh);
+                keep[0] = nx;
+                kh[0] = interp(cc, w, nx);
+                nk++;
+            }
+            while (nk < 256 &&
+                   (nx = end_beyond(c, w, xa, xb, sr, keep[nk - 1], 1, pitch,
+                                    top, cwmed)) >= 0) {
+                keep[nk] = nx;
+                kh[nk] = interp(cc, w, nx);
+                nk++;
+            }
+        }
         for (size_t i = 0; i < nk && np < 256; i++) {
             if (i > 0) {
                 double gap = keep[i] - keep[i - 1];

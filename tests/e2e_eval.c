@@ -62,6 +62,36 @@ on_true_lane(const struct bq_analysis *a, size_t i,
     return 0;
 }
 
+/* With BQ_EVAL_VERBOSE: a line for truth band TB that was not found,
+ * with its peak height over the noise, its volume against the largest
+ * of its row (the generator's bands span two orders of magnitude), and
+ * whether a band of its lane and row is clipped (a clipped doublet is
+ * measured as one band). */
+static void
+miss_line(const struct bq_analysis *a, const struct bq_synth_truth *t,
+          const struct bq_synth_band *tb, const char *why)
+{
+    double rowmax = 0, peak;
+    int clipped = 0;
+
+    if (!getenv("BQ_EVAL_VERBOSE"))
+        return;
+    for (size_t k = 0; k < t->nbands; k++)
+        if (t->bands[k].strip == tb->strip && t->bands[k].row == tb->row) {
+            rowmax = fmax(rowmax, t->bands[k].volume);
+            clipped |= t->bands[k].lane == tb->lane &&
+                       t->bands[k].saturated && &t->bands[k] != tb;
+        }
+    /* a Gaussian row profile times a lane about its FWHM wide */
+    peak = tb->volume / (sqrt(2 * acos(-1.0)) * tb->sigma_y * tb->width);
+    printf("  missed band s%d l%d r%d sub%d y %.0f sy %.1f true %.4g "
+           "peak/noise %.1f of row max %.3f%s: %s\n",
+           tb->strip, tb->lane, tb->row, tb->sub, tb->y, tb->sigma_y,
+           tb->volume, a->layout.noise > 0 ? peak / a->layout.noise : 0,
+           rowmax > 0 ? tb->volume / rowmax : 0,
+           clipped ? ", beside a clipped band" : "", why);
+}
+
 void
 bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
             const struct bq_synth_truth *t)
@@ -86,7 +116,16 @@ bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
         int bands = 0;
         for (size_t k = 0; k < a->bands.n && !bands; k++)
             bands = a->bands.b[k].lane == i;
-        ev->phantom += bands && !on_true_lane(a, i, t);
+        if (bands && !on_true_lane(a, i, t)) {
+            ev->phantom++;
+            if (getenv("BQ_EVAL_VERBOSE"))
+                printf("  phantom lane: strip %zu x %.1f width %.1f, rows "
+                       "%.0f-%.0f\n",
+                       a->layout.lanes[i].strip + 1, a->layout.lanes[i].x,
+                       a->layout.lanes[i].width,
+                       a->layout.strips[a->layout.lanes[i].strip].top,
+                       a->layout.strips[a->layout.lanes[i].strip].bottom);
+        }
     }
     /* The standard error of a box sum: pixel noise over its n pixels
      * plus the background level's uncertainty (noise over the envelope
@@ -111,8 +150,10 @@ bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
         ev->bands++;
         ev->sat_bands += tb->saturated;
         li = match_lane(a, tb->x, tb->y, &d);
-        if (li < 0 || d > 0.25 * tb->width)
+        if (li < 0 || d > 0.25 * tb->width) {
+            miss_line(a, t, tb, "lane not found");
             continue;
+        }
         for (size_t k = 0; k < a->bands.n; k++) {
             const struct bq_band *b = &a->bands.b[k];
             double dy;
@@ -124,8 +165,10 @@ bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
                 bi = (long)k;
             }
         }
-        if (bi < 0 || bd > tol)
+        if (bi < 0 || bd > tol) {
+            miss_line(a, t, tb, "no band near it");
             continue;
+        }
         ev->bands_found++;
         if (tb->saturated) {
             ev->sat_found++;

@@ -364,6 +364,27 @@ test_hump_is_no_doublet_partner(void **state)
     assert_int_equal(ev.bands_found, ev.bands);
 }
 
+/* A weak end lane beside strong ones: its bands stand on its neighbour's
+ * tail, too little out of the compressed profile to be a candidate, and
+ * an end lane is never filled in (seed 453: 19 of 20 lanes, its last lane
+ * holding a band 0.7 of its row's largest). A lane one pitch beyond an
+ * end with a peak of its own in the plain profile is now found. The frame
+ * beside the membrane's edge is no such lane: a bright frame's edge is a
+ * ridge a few px wide (seeds 27, 81), a dark frame one the profile falls
+ * far below zero into beyond the membrane's last plateau (seed 611
+ * without doublets), and a bump where the membrane meets a masked frame
+ * has masked columns beside it (seed 6 without doublets). Every lane
+ * must be found, none a phantom. */
+static void
+test_weak_end_lane(void **state)
+{
+    (void)state;
+    every_lane_of_seed(RANDOM_ALL, 453, 20);
+    every_lane_of_seed(RANDOM_ALL, 81, 8);
+    every_lane_of_seed(RANDOM_NO_DOUBLETS, 611, 10);
+    every_lane_of_seed(RANDOM_NO_DOUBLETS, 6, 10);
+}
+
 /* Generated seed 596 without doublets: a clean 8-bit scan whose border is
  * all one code. With a border SD of 0, a gradient of a quarter code passed
  * for a membrane's edge, 90 % of the blot was masked as surround, and the
@@ -434,6 +455,7 @@ main(void)
         cmocka_unit_test(test_split_doublet_saturation),
         cmocka_unit_test(test_part_without_partner_is_whole),
         cmocka_unit_test(test_hump_is_no_doublet_partner),
+        cmocka_unit_test(test_weak_end_lane),
         cmocka_unit_test(test_edge_residue_makes_no_strip),
         cmocka_unit_test(test_edge_residue_sets_no_lane_width),
         cmocka_unit_test(test_thin_edge_residue_is_no_strip),

@@ -28,6 +28,7 @@ struct cli {
 /* How an option's argument is stored. */
 enum opt_kind {
     OPT_FLAG,   /* sets an int to 1, no argument */
+    OPT_UNSET,  /* sets an int to 0, no argument */
     OPT_INT,    /* int */
     OPT_UINT,   /* unsigned */
     OPT_SIZE,   /* size_t, > 0 */
@@ -108,6 +109,8 @@ static const struct opt opts[] = {
      "lane 1 of each strip is a molecular weight ladder"},
     {"doublets", NULL, OPT_FLAG, P(doublets), PHASE_OVERRIDE, 0, 0,
      "one row per strip is an ERK1/ERK2-like doublet"},
+    {"no-doublets", NULL, OPT_UNSET, P(doublets), PHASE_OVERRIDE, 0, 0,
+     "no doublet row (with --random: as accuracy --no-doublets)"},
     {"gradient", "G", OPT_DOUBLE, P(gradient), PHASE_OVERRIDE, 0, 1,
      "illumination gradient, fraction of background (0)"},
     {"blotches", "N", OPT_INT, P(blotches), PHASE_OVERRIDE, 0, 64,
@@ -176,7 +179,8 @@ apply_opt(struct cli *c, const struct opt *o, const char *val)
 
     switch (o->kind) {
     case OPT_FLAG:
-        *(int *)(void *)base = 1;
+    case OPT_UNSET:
+        *(int *)(void *)base = o->kind == OPT_FLAG;
         return 0;
     case OPT_STRING:
         *(const char **)(void *)base = val;
@@ -258,7 +262,7 @@ parse(int argc, char **argv, struct cli *c)
         }
         k = (size_t)(o - opts);
         vals[k] = NULL;
-        if (o->kind != OPT_FLAG) {
+        if (o->kind != OPT_FLAG && o->kind != OPT_UNSET) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "blotgen: %s needs a value\n", argv[i]);
                 return 2;
