@@ -108,8 +108,22 @@ bq_eval_add(struct bq_eval *ev, const struct bq_analysis *a,
         double d;
         ev->lanes++;
         if (match_lane(a, tl->x, 0.5 * (tl->y_top + tl->y_bottom), &d) >= 0 &&
-            d <= 0.25 * tl->width)
+            d <= 0.25 * tl->width) {
             ev->lanes_found++;
+        } else if (getenv("BQ_EVAL_VERBOSE")) {
+            int left = 0, right = 0, end; /* bands on either side */
+            for (size_t k = 0; k < t->nlanes; k++)
+                if (t->lanes[k].strip == tl->strip && !t->lanes[k].empty) {
+                    left |= t->lanes[k].lane < tl->lane;
+                    right |= t->lanes[k].lane > tl->lane;
+                }
+            end = !left || !right;
+            printf("  missed lane s%d l%d x %.0f width %.0f%s%s%s "
+                   "(nearest found lane %.0f px off)\n",
+                   tl->strip, tl->lane, tl->x, tl->width,
+                   tl->empty ? ", empty" : "", tl->ladder ? ", ladder" : "",
+                   end ? ", at the strip's end" : "", d);
+        }
     }
     ev->lanes_det += a->layout.nlanes;
     for (size_t i = 0; i < a->layout.nlanes; i++) {
