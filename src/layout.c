@@ -224,16 +224,18 @@ end_peak(const double *c, size_t w, const struct strip_rows *sr, double x,
     return !ramp_column(sr, (size_t)ipk);
 }
 
-/* The lane one PITCH beyond the end lane X (DIR -1: left, 1: right) of
- * the strip's rows SR, or -1. A weak lane beside strong ones may stand
+/* The lane (its peak column) one PITCH beyond the end lane X (DIR -1:
+ * left, 1: right) of the strip's rows SR, or -1. A weak lane beside strong ones may stand
  * too little out of the compressed profile to be a candidate, its bands
  * on its neighbour's tail; inside the strip the gap is filled, at its end
  * the lane was lost (generated seed 453). The plain profile C (W columns,
  * the signal's extent [XA, XB)) must peak there (end_peak) at least
  * END_TOP of TOP (the median lane's height) and fall to END_DIP of that
  * peak on both sides, towards X and within 0.6 PITCH beyond, where no
- * column may be masked in all its rows (seed 6 without doublets: a bump
- * where the membrane meets the masked frame); and the peak
+ * column may read exactly 0, masked in all its rows (seed 6 without
+ * doublets: a bump where the membrane meets the masked frame; a run whose
+ * ramp was removed reads minus the ramp there instead, which the next
+ * test sees if it is deep); and the peak
  * must be at least half as wide as the lanes LW (a frame's edge is a
  * ridge a few px wide: seeds 27, 81) with no drop beyond it to far below
  * zero (a dark frame beyond the membrane's last plateau: seed 611 without
@@ -391,8 +393,9 @@ strip_candidates(const struct strip_rows *sr, const double *cc, size_t w,
  *    pitches are empty lanes, not a longer pitch);
  * 3. candidates closer than half a pitch are the same lane (the weaker
  *    goes); with SR (a whole strip's profile; NULL for one run), end
- *    candidates go while they fail end_peak; gaps of k pitches get k-1
- *    empty lanes;
+ *    candidates go while they fail end_peak, then weak lanes beyond
+ *    either end that were no candidates are added while end_beyond finds
+ *    one; gaps of k pitches get k-1 empty lanes;
  * 4. each lane's centre and width come from its half-maximum crossings;
  *    with SR, a lane one pitch beyond either end may be added.
  * With HINT > 0 the count is made HINT: the strongest run of HINT lanes is
@@ -537,9 +540,10 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
         }
         while (sr && nk >= 2 && !end_peak(c, w, sr, keep[nk - 1], pitch))
             nk--;
-        /* then a weak lane beyond either end that the candidates
-         * missed */
-        if (sr && nk >= 2) {
+        /* then weak lanes beyond either end that the candidates missed
+         * (one pitch at a time); not without a lane width to judge
+         * them by (under 3 candidates) */
+        if (sr && nk >= 2 && cwmed > 0) {
             double top, nx, ck[256];
             for (size_t i = 0; i < nk; i++)
                 ck[i] = interp(c, w, keep[i]);

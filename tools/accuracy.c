@@ -74,10 +74,11 @@ main(int argc, char **argv)
             fprintf(stderr, "seed %d: %s\n", s, err.msg);
         if (verbose)
             printf("seed %2d: %d-bit %s strips %d lanes %2d rot %+.2f "
-                   "(found %+.2f) frame %d | lanes %zu/%zu bands %zu/%zu "
+                   "(found %+.2f) frame %d (found %d, membrane %.0f %%) | lanes %zu/%zu bands %zu/%zu "
                    "phantoms %zu saturated flagged %zu/%zu\n",
                    s, p.bit_depth, p.dark_bands ? "dark " : "light", p.strips,
-                   p.lanes, p.rotation_deg, a.angle, p.frame,
+                   p.lanes, p.rotation_deg, a.angle, p.frame, a.prep.frame,
+                   100 * a.prep.membrane_frac,
                    ev.lanes_found - l0, ev.lanes - nl0, ev.bands_found - b0,
                    ev.bands - nb0, ev.phantom - ph0, ev.sat_flagged - sg0,
                    ev.sat_found - sf0);
