@@ -396,8 +396,7 @@ strip_candidates(const struct strip_rows *sr, const double *cc, size_t w,
  *    candidates go while they fail end_peak, then weak lanes beyond
  *    either end that were no candidates are added while end_beyond finds
  *    one; gaps of k pitches get k-1 empty lanes;
- * 4. each lane's centre and width come from its half-maximum crossings;
- *    with SR, a lane one pitch beyond either end may be added.
+ * 4. each lane's centre and width come from its half-maximum crossings.
  * With HINT > 0 the count is made HINT: the strongest run of HINT lanes is
  * kept, or empty lanes are added on the side with room. */
 static void
@@ -646,65 +645,6 @@ measure:
             if (lf->empty[k] || lf->w[k] <= 0 ||
                 (pitch > 0 && lf->w[k] > 1.2 * pitch))
                 lf->w[k] = med;
-    }
-    /* A lane one pitch beyond either end that the compressed prominence
-     * missed (it stands on what the background left, or beside a bright
-     * neighbour): taken if the plain profile shows a peak there at least
-     * a third as high as the median lane, about as wide, with a valley
-     * between it and the end lane. */
-    if (sr && pitch > 0 && lf->n >= 3 && hint <= 0) {
-        double hs[256], hmed, wmed;
-        size_t nh = 0;
-        for (size_t k = 0; k < lf->n; k++)
-            if (!lf->empty[k])
-                hs[nh++] = interp(c, w, lf->x[k]);
-        if (nh < 3)
-            return;
-        hmed = bq_select_d(hs, nh, 0.5);
-        for (size_t k = 0, nw = 0; k < lf->n; k++)
-            if (!lf->empty[k])
-                hs[nw++] = lf->w[k];
-        wmed = bq_select_d(hs, nh, 0.5);
-        for (int side = 0; side < 2 && lf->n < 255; side++) {
-            double end = side ? lf->x[lf->n - 1] : lf->x[0];
-            double want = end + (side ? pitch : -pitch), xc, wd, vmin;
-            long a = (long)floor(want - 0.25 * pitch),
-                 b = (long)ceil(want + 0.25 * pitch), ipk = -1;
-            if (a < 0 || b >= (long)w)
-                continue;
-            for (long i = a; i <= b; i++)
-                if (ipk < 0 || c[i] > c[ipk])
-                    ipk = i;
-            if (ipk <= a || ipk >= b || c[ipk] < hmed / 3)
-                continue;
-            vmin = c[ipk];
-            for (long i = side ? (long)end : ipk; i <= (side ? ipk : (long)end);
-                 i++)
-                vmin = c[i] < vmin ? c[i] : vmin;
-            if (vmin > 0.7 * fmin(c[ipk], interp(c, w, end)))
-                continue;
-            /* its width over up to 3/4 pitch either side, as for the
-             * other lanes (measure, above) */
-            if (half_max(c, ipk, (long)fmax(0, floor(want - 0.75 * pitch)),
-                         (long)fmin((double)w - 1, ceil(want + 0.75 * pitch)),
-                         &xc, &wd) != 0 ||
-                wd < 0.6 * wmed ||
-                wd > 1.5 * wmed)
-                continue;
-            if (side) {
-                lf->x[lf->n] = xc;
-                lf->w[lf->n] = wd;
-                lf->empty[lf->n] = 0;
-            } else {
-                memmove(lf->x + 1, lf->x, lf->n * sizeof *lf->x);
-                memmove(lf->w + 1, lf->w, lf->n * sizeof *lf->w);
-                memmove(lf->empty + 1, lf->empty, lf->n * sizeof *lf->empty);
-                lf->x[0] = xc;
-                lf->w[0] = wd;
-                lf->empty[0] = 0;
-            }
-            lf->n++;
-        }
     }
 }
 
