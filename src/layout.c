@@ -198,14 +198,14 @@ ramp_column(const struct strip_rows *sr, size_t x)
     return band <= 0 || quiet >= 0.5 * band;
 }
 
-/* Whether the plain profile C (W columns) of the strip's rows SR shows a
- * lane at the end candidate X (PITCH px from its neighbour): the highest
- * column within 0.3 PITCH of X is a peak inside that window, above zero,
- * and no ramp (ramp_column). A lane the compression lifted out of the
+/* The column where the plain profile C (W columns) of the strip's rows
+ * SR shows a lane at the end candidate X (PITCH px from its neighbour),
+ * or -1: the highest column within 0.3 PITCH of X, if it is a peak inside
+ * that window, above zero, and no ramp (ramp_column). A lane the compression lifted out of the
  * tail of its neighbour's band has no such peak (the profile climbs to
  * the window's edge), nor has one lifted out of a ramp the background
  * left at the membrane's edge. */
-static int
+static long
 end_peak(const double *c, size_t w, const struct strip_rows *sr, double x,
          double pitch)
 {
@@ -219,27 +219,26 @@ end_peak(const double *c, size_t w, const struct strip_rows *sr, double x,
     for (long i = a; i <= b; i++)
         if (ipk < 0 || c[i] > c[ipk])
             ipk = i;
-    if (ipk <= a || ipk >= b || c[ipk] <= 0)
-        return 0;
-    return !ramp_column(sr, (size_t)ipk);
+    if (ipk <= a || ipk >= b || c[ipk] <= 0 || ramp_column(sr, (size_t)ipk))
+        return -1;
+    return ipk;
 }
 
 /* The lane (its peak column) one PITCH beyond the end lane X (DIR -1:
- * left, 1: right) of the strip's rows SR, or -1. A weak lane beside strong ones may stand
- * too little out of the compressed profile to be a candidate, its bands
- * on its neighbour's tail; inside the strip the gap is filled, at its end
- * the lane was lost (generated seed 453). The plain profile C (W columns,
- * the signal's extent [XA, XB)) must peak there (end_peak) at least
- * END_TOP of TOP (the median lane's height) and fall to END_DIP of that
- * peak on both sides, towards X and within 0.6 PITCH beyond, where no
- * column may read exactly 0, masked in all its rows (seed 6 without
- * doublets: a bump where the membrane meets the masked frame; a run whose
- * ramp was removed reads minus the ramp there instead, which the next
- * test sees if it is deep); and the peak
- * must be at least half as wide as the lanes LW (a frame's edge is a
- * ridge a few px wide: seeds 27, 81) with no drop beyond it to far below
- * zero (a dark frame beyond the membrane's last plateau: seed 611 without
- * doublets). */
+ * left, 1: right) of the strip's rows SR, or -1. A weak lane beside
+ * strong ones may stand too little out of the compressed profile to be a
+ * candidate, its bands on its neighbour's tail; inside the strip the gap
+ * is filled, at its end the lane was lost (generated seed 453). The plain
+ * profile C (W columns, the signal's extent [XA, XB)) must peak there
+ * (end_peak) at least END_TOP of TOP (the median lane's height) and fall
+ * to END_DIP of that peak on both sides, towards X and within 0.6 PITCH
+ * beyond, where no column may read exactly 0, masked in all its rows
+ * (seed 6 without doublets: a bump where the membrane meets the masked
+ * frame; a run whose ramp was removed reads minus the ramp there instead,
+ * which the next test sees if it is deep); and the peak must be at least
+ * half as wide as the lanes LW (a frame's edge is a ridge a few px wide:
+ * seeds 27, 81) with no drop beyond it to far below zero (a dark frame
+ * beyond the membrane's last plateau: seed 611 without doublets). */
 #define END_TOP 0.15
 #define END_DIP 0.6
 static double
@@ -249,13 +248,10 @@ end_beyond(const double *c, size_t w, size_t xa, size_t xb,
 {
     double nx = x + dir * pitch, lo_in = 1e300, lo_out = 1e300, xc, wd;
     long a = (long)floor(nx - 0.3 * pitch), b = (long)ceil(nx + 0.3 * pitch);
-    long ipk = a, reach;
+    long ipk, reach;
 
-    if (a < (long)xa || b >= (long)xb || !end_peak(c, w, sr, nx, pitch))
-        return -1;
-    for (long i = a; i <= b; i++)
-        ipk = c[i] > c[ipk] ? i : ipk;
-    if (c[ipk] < END_TOP * top)
+    if (a < (long)xa || b >= (long)xb ||
+        (ipk = end_peak(c, w, sr, nx, pitch)) < 0 || c[ipk] < END_TOP * top)
         return -1;
     for (long i = (long)floor(x + 0.5); i != ipk; i += dir)
         lo_in = fmin(lo_in, c[i]);
@@ -532,12 +528,12 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
         }
         /* an end candidate needs a peak of its own in the plain profile,
          * and bands, not a ramp, under it */
-        while (sr && nk >= 2 && !end_peak(c, w, sr, keep[0], pitch)) {
+        while (sr && nk >= 2 && end_peak(c, w, sr, keep[0], pitch) < 0) {
             memmove(keep, keep + 1, (nk - 1) * sizeof *keep);
             memmove(kh, kh + 1, (nk - 1) * sizeof *kh);
             nk--;
         }
-        while (sr && nk >= 2 && !end_peak(c, w, sr, keep[nk - 1], pitch))
+        while (sr && nk >= 2 && end_peak(c, w, sr, keep[nk - 1], pitch) < 0)
             nk--;
         /* then weak lanes beyond either end that the candidates missed
          * (one pitch at a time); not without a lane width to judge

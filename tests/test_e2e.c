@@ -20,6 +20,30 @@
 
 enum set { CLEAN, RANDOM_NO_DOUBLETS, RANDOM_ALL };
 
+/* The generator's parameters for seed S of set WHICH. */
+static void
+params_of_seed(enum set which, int s, struct bq_synth_params *p)
+{
+    bq_synth_params_init(p);
+    p->width = 1024;
+    p->height = 768;
+    p->dark_bands = s % 3 == 0;
+    p->bit_depth = s % 4 == 0 ? 8 : 16;
+    if (which == CLEAN) {
+        p->seed = (uint64_t)s;
+        p->lanes = 6 + 2 * s;
+        p->rows = 3;
+        /* 8 bits cannot carry two decades: a 1 % band would peak at
+         * about 1.5 codes. */
+        p->dyn_range = p->bit_depth == 8 ? 20 : 100;
+        p->read_noise = p->bit_depth == 8 ? 0.3 : 20;
+    } else {
+        bq_synth_params_randomize(p, (uint64_t)s);
+        if (which == RANDOM_NO_DOUBLETS)
+            p->doublets = 0;
+    }
+}
+
 /* Scores seeds FIRST .. FIRST+SEEDS-1 of set WHICH into EV; with
  * ANGLE_ERR, also stores each seed's deskew error there (degrees). */
 static void
@@ -31,24 +55,7 @@ sweep(enum set which, int first, int seeds, struct bq_eval *ev,
         struct bq_synth_params p;
         struct bq_error err = {BQ_OK, ""};
 
-        bq_synth_params_init(&p);
-        p.width = 1024;
-        p.height = 768;
-        p.dark_bands = s % 3 == 0;
-        p.bit_depth = s % 4 == 0 ? 8 : 16;
-        if (which == CLEAN) {
-            p.seed = (uint64_t)s;
-            p.lanes = 6 + 2 * s;
-            p.rows = 3;
-            /* 8 bits cannot carry two decades: a 1 % band would peak at
-             * about 1.5 codes. */
-            p.dyn_range = p.bit_depth == 8 ? 20 : 100;
-            p.read_noise = p.bit_depth == 8 ? 0.3 : 20;
-        } else {
-            bq_synth_params_randomize(&p, (uint64_t)s);
-            if (which == RANDOM_NO_DOUBLETS)
-                p.doublets = 0;
-        }
+        params_of_seed(which, s, &p);
         if (angle_err) {
             struct bq_analysis a;
             assert_int_equal(bq_eval_scan(ev, &p, &a, &err), BQ_OK);
@@ -399,12 +406,7 @@ surround_of_seed(enum set which, int seed, struct bq_eval *ev)
     int frame;
 
     memset(ev, 0, sizeof *ev);
-    bq_synth_params_init(&p);
-    p.dark_bands = seed % 3 == 0;
-    p.bit_depth = seed % 4 == 0 ? 8 : 16;
-    bq_synth_params_randomize(&p, (uint64_t)seed);
-    if (which == RANDOM_NO_DOUBLETS)
-        p.doublets = 0;
+    params_of_seed(which, seed, &p);
     assert_int_equal(bq_eval_scan(ev, &p, &a, &err), BQ_OK);
     frame = a.prep.frame;
     bq_analysis_fini(&a);
