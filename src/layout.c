@@ -200,26 +200,38 @@ ramp_column(const struct strip_rows *sr, size_t x)
 
 /* The column where the plain profile C (W columns) of the strip's rows
  * SR shows a lane at the end candidate X (PITCH px from its neighbour),
- * or -1: the highest column within 0.3 PITCH of X, if it is a peak inside
- * that window, above zero, and no ramp (ramp_column). A lane the compression lifted out of the
- * tail of its neighbour's band has no such peak (the profile climbs to
- * the window's edge), nor has one lifted out of a ramp the background
- * left at the membrane's edge. */
+ * or -1: the highest column within 0.3 PITCH of X, followed uphill if it
+ * lies on the window's edge, which must top out within 0.5 PITCH of X (a
+ * wide lane may peak off its centre: the ladder of the real gel
+ * gellanesfit LM_1 peaks 0.33 pitch from where its centre was expected),
+ * above zero, and no ramp (ramp_column). A lane the compression lifted
+ * out of the tail of its neighbour's band has no such peak (the profile
+ * climbs on to the neighbour), nor has one lifted out of a ramp the
+ * background left at the membrane's edge. */
 static long
 end_peak(const double *c, size_t w, const struct strip_rows *sr, double x,
          double pitch)
 {
     long a = (long)floor(x - 0.3 * pitch), b = (long)ceil(x + 0.3 * pitch);
+    long lim_a = (long)floor(x - 0.5 * pitch), lim_b = (long)ceil(x + 0.5 * pitch);
     long ipk = -1;
 
-    if (a < 0)
-        a = 0;
-    if (b > (long)w - 1)
-        b = (long)w - 1;
+    lim_a = lim_a < 0 ? 0 : lim_a;
+    lim_b = lim_b > (long)w - 1 ? (long)w - 1 : lim_b;
+    a = a < lim_a ? lim_a : a;
+    b = b > lim_b ? lim_b : b;
     for (long i = a; i <= b; i++)
         if (ipk < 0 || c[i] > c[ipk])
             ipk = i;
-    if (ipk <= a || ipk >= b || c[ipk] <= 0 || ramp_column(sr, (size_t)ipk))
+    if (ipk < 0 || (ipk == a && !(ipk > lim_a && c[ipk - 1] > c[ipk])) ||
+        (ipk == b && !(ipk < lim_b && c[ipk + 1] > c[ipk])))
+        return -1; /* on the window's edge, and not climbing on beyond it */
+    while (ipk > lim_a && ipk <= a && c[ipk - 1] > c[ipk])
+        ipk--;
+    while (ipk < lim_b && ipk >= b && c[ipk + 1] > c[ipk])
+        ipk++;
+    if (ipk <= lim_a || ipk >= lim_b || c[ipk] <= 0 ||
+        ramp_column(sr, (size_t)ipk))
         return -1;
     return ipk;
 }
@@ -248,23 +260,39 @@ end_beyond(const double *c, size_t w, size_t xa, size_t xb,
 {
     double nx = x + dir * pitch, lo_in = 1e300, lo_out = 1e300, xc, wd;
     long a = (long)floor(nx - 0.3 * pitch), b = (long)ceil(nx + 0.3 * pitch);
-    long ipk, reach;
+    long ipk, reach, from, end;
 
     if (a < (long)xa || b >= (long)xb ||
         (ipk = end_peak(c, w, sr, nx, pitch)) < 0 || c[ipk] < END_TOP * top)
         return -1;
     for (long i = (long)floor(x + 0.5); i != ipk; i += dir)
         lo_in = fmin(lo_in, c[i]);
+    /* beyond: 0.6 pitch past the peak; a wide lane may peak near its
+     * inner side, so if the peak lies inwards of where the lane was
+     * expected, the dip may also come up to 0.6 pitch past that (so far
+     * as the image, the mask and a dark frame allow) */
     reach = (long)ceil(0.6 * pitch);
-    for (long i = ipk, k = 0; k <= reach; i += dir, k++) {
+    from = ipk + dir * reach;
+    for (long i = ipk;; i += dir) {
         if (i < 0 || i >= (long)w || c[i] == 0)
             return -1; /* the image's end, or masked in every row */
         lo_out = fmin(lo_out, c[i]);
+        if (i == from)
+            break;
     }
-    if (fmax(lo_in, lo_out) > END_DIP * c[ipk] ||
-        lo_out < -END_DIP * c[ipk])
+    if (lo_out < -END_DIP * c[ipk])
         return -1;
-    if (half_max(c, ipk, ipk - reach, ipk + reach, &xc, &wd) != 0 ||
+    end = (long)floor(nx + 0.5) + dir * reach;
+    while ((end - from) * dir > 0 && from + dir >= 0 &&
+           from + dir < (long)w && c[from + dir] != 0 &&
+           c[from + dir] >= -END_DIP * c[ipk]) {
+        from += dir;
+        lo_out = fmin(lo_out, c[from]);
+    }
+    if (fmax(lo_in, lo_out) > END_DIP * c[ipk])
+        return -1;
+    if (half_max(c, ipk, dir < 0 ? from : ipk - reach,
+                 dir < 0 ? ipk + reach : from, &xc, &wd) != 0 ||
         wd < 0.5 * lw)
         return -1;
     return (double)ipk;
