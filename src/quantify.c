@@ -60,10 +60,24 @@ bq_bands_measure(const struct bq_image *sig, const unsigned char *satmask,
                  const struct bq_layout *layout, double angle,
                  int local_baseline, struct bq_bandset *set)
 {
+    bq_bands_measure_some(sig, satmask, bg, layout, angle, local_baseline,
+                          set, NULL);
+}
+
+void
+bq_bands_measure_some(const struct bq_image *sig,
+                      const unsigned char *satmask,
+                      const struct bq_background *bg,
+                      const struct bq_layout *layout, double angle,
+                      int local_baseline, struct bq_bandset *set,
+                      const unsigned char *which)
+{
     double bg_px = bg->grid ? 2 * BQ_PI * bg->size * bg->size : 0;
 
     for (size_t k = 0; k < set->n; k++) {
         struct bq_band *b = &set->b[k];
+        if (which && !which[k])
+            continue;
         const struct bq_lane *ln = &layout->lanes[b->lane];
         size_t x0, x1, y0, y1, cx0, cx1, n = 0, sat = 0;
         double sum = 0, bsum = 0, pk = 0, noise_px = layout->noise;

@@ -85,6 +85,16 @@ void bq_bands_measure(const struct bq_image *sig,
                       const struct bq_layout *layout, double angle,
                       int local_baseline, struct bq_bandset *set);
 
+/* Same for the bands K of SET with WHICH[K] nonzero (every band if WHICH
+ * is NULL); the others serve as context (a baseline window may not
+ * overlap another band of the lane). */
+void bq_bands_measure_some(const struct bq_image *sig,
+                           const unsigned char *satmask,
+                           const struct bq_background *bg,
+                           const struct bq_layout *layout, double angle,
+                           int local_baseline, struct bq_bandset *set,
+                           const unsigned char *which);
+
 /* Parses a layout file (CSV: lane,band,x,y,width,height). Stores a new
  * array in *OUT and its length in *N (caller frees). Errors name the line. */
 enum bq_status bq_layout_file_read(const char *path, struct bq_box **out,
