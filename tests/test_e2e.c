@@ -465,6 +465,32 @@ test_deskew_error(void **state)
     assert_true(bq_test_quantile(e, 40, 0.9) <= 0.4);
 }
 
+/* Generated seed 2600, every artefact: two membrane pieces of 14 lanes;
+ * on the lower one a ladder row between the two band rows saw two lanes
+ * of its own, was given 14 at a pitch of 70 px for 57, anchored a strip,
+ * and cut the piece into three (4 strips, 14 of 28 lanes). A run that
+ * sees under three lanes of its own anchors nothing now (layout.c). Two
+ * strips; all but one lane found (an end lane of the lower piece is read
+ * 1 lane off at writing). */
+static void
+test_ladder_row_anchors_no_strip(void **state)
+{
+    struct bq_synth_params p;
+    struct bq_analysis a;
+    struct bq_error err = {BQ_OK, ""};
+    static struct bq_eval ev;
+    double med, p90;
+    (void)state;
+    memset(&ev, 0, sizeof ev);
+    params_of_seed(RANDOM_ALL, 2600, &p);
+    assert_int_equal(bq_eval_scan(&ev, &p, &a, &err), BQ_OK);
+    report("random, seed 2600", &ev, &med, &p90);
+    assert_int_equal(a.layout.nstrips, 2);
+    assert_int_equal(ev.lanes, 28);
+    assert_true(ev.lanes_found >= 27);
+    bq_analysis_fini(&a);
+}
+
 /* Generated seeds 2878 and 2570 (without doublets): what the background
  * left of a blotch covers most of the membrane above the noise floor
  * (76 and 78 % of its pixels), and that residue, square to the image,
@@ -525,6 +551,7 @@ main(void)
         cmocka_unit_test(test_rows_see_lanes_the_strip_hides),
         cmocka_unit_test(test_deskew_error),
         cmocka_unit_test(test_residue_does_not_outvote_bands),
+        cmocka_unit_test(test_ladder_row_anchors_no_strip),
         cmocka_unit_test(test_clean_8bit_no_surround),
         cmocka_unit_test(test_ladder_does_not_dilute_band_row),
         cmocka_unit_test(test_split_doublet_saturation),
