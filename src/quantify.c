@@ -64,6 +64,33 @@ bq_bands_measure(const struct bq_image *sig, const unsigned char *satmask,
                           set, NULL);
 }
 
+/* How many of columns [CX0, CX1) carry what rows [Y0, Y1) hold above
+ * BASELINE, as a share of them: the participation ratio of the column
+ * sums, (sum c)^2 / sum c^2 with negative sums as 0, over the number of
+ * columns (1: evenly across them). Protein spans its lane; a speck of dust
+ * a few columns. Wide lanes are summed in at most 512 bins. */
+static double
+spread(const struct bq_image *sig, size_t cx0, size_t cx1, size_t y0,
+       size_t y1, double baseline)
+{
+    double col[512] = {0}, s1 = 0, s2 = 0;
+    size_t nc = cx1 > cx0 ? cx1 - cx0 : 0, bins = nc < 512 ? nc : 512;
+
+    if (!bins || y1 <= y0)
+        return 0;
+    for (size_t y = y0; y < y1; y++) {
+        const float *r = bq_row(sig, y);
+        for (size_t x = cx0; x < cx1; x++)
+            col[(x - cx0) * bins / nc] += r[x] - baseline;
+    }
+    for (size_t i = 0; i < bins; i++) {
+        double c = col[i] > 0 ? col[i] : 0;
+        s1 += c;
+        s2 += c * c;
+    }
+    return s2 > 0 ? s1 * s1 / s2 / (double)bins : 0;
+}
+
 void
 bq_bands_measure_some(const struct bq_image *sig,
                       const unsigned char *satmask,
@@ -158,6 +185,8 @@ bq_bands_measure_some(const struct bq_image *sig,
                 b->baseline = dn;
             sum -= b->baseline * (double)n;
         }
+        span(b->sum_top, b->sum_bottom, sig->height, &y0, &y1);
+        b->spread = spread(sig, cx0, cx1, y0, y1, b->baseline);
         b->volume = b->frac * sum;
         b->npx = n;
         b->sat_px = sat;

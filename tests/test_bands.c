@@ -350,6 +350,78 @@ test_end_to_end_volumes_clean_blot(void **state)
     bq_image_destroy(img);
 }
 
+/* Specks of dust on a clean blot, each a few pixels across and as bright
+ * as a mid-range band, between the band rows of three lanes: they are no
+ * bands (a band spans its lane; a speck a few of its columns), and every
+ * true band is still found. Without the spread rule each speck was read as
+ * a band of its lane. */
+static void
+test_specks_are_no_bands(void **state)
+{
+    struct bq_synth_params p;
+    struct bq_synth_truth t;
+    struct bq_image *img = NULL;
+    struct bq_analysis a;
+    struct bq_analysis_opts o;
+    struct bq_error err = {BQ_OK, ""};
+    double sx[3], sy[3];
+    int nspeck = 0;
+
+    (void)state;
+    bq_synth_params_init(&p); /* 1024 x 768, 8 lanes, 2 rows, 16 bit */
+    p.seed = 3;
+    assert_int_equal(bq_synth_generate(&p, &img, &t, &err), BQ_OK);
+    /* a speck midway between rows 0 and 1 of lanes 1, 3 and 5, a fifth of
+     * the lane's width right of its centre (inside its central half) */
+    for (int lane = 1; lane <= 5 && nspeck < 3; lane += 2) {
+        const struct bq_synth_band *r0 = NULL, *r1 = NULL;
+        for (size_t i = 0; i < t.nbands; i++) {
+            const struct bq_synth_band *tb = &t.bands[i];
+            if (tb->lane == lane && tb->row == 0 && tb->sub == 0)
+                r0 = tb;
+            if (tb->lane == lane && tb->row == 1 && tb->sub == 0)
+                r1 = tb;
+        }
+        assert_non_null(r0);
+        assert_non_null(r1);
+        sx[nspeck] = r0->x + 0.2 * r0->width;
+        sy[nspeck] = 0.5 * (r0->y + r1->y);
+        for (long y = lround(sy[nspeck]) - 6; y <= lround(sy[nspeck]) + 6; y++)
+            for (long x = lround(sx[nspeck]) - 6; x <= lround(sx[nspeck]) + 6;
+                 x++) {
+                double dx = x - sx[nspeck], dy = y - sy[nspeck];
+                float *px = &img->px[(size_t)y * img->stride + (size_t)x];
+                *px = fminf(img->max_code,
+                            *px + (float)(8000 * exp(-(dx * dx + dy * dy) /
+                                                     (2 * 1.8 * 1.8))));
+            }
+        nspeck++;
+    }
+    bq_analysis_opts_init(&o);
+    memset(&a, 0, sizeof a);
+    if (bq_analyze_image(img, &o, &a, &err) != BQ_OK)
+        fail_msg("analyze: %s", err.msg);
+    for (size_t i = 0; i < t.nbands; i++)
+        if (match_band(&a, &t.bands[i]) < 0)
+            fail_msg("truth band lane %d row %d at (%.1f, %.1f) not found",
+                     t.bands[i].lane, t.bands[i].row, t.bands[i].x,
+                     t.bands[i].y);
+    for (int s = 0; s < nspeck; s++)
+        for (size_t k = 0; k < a.bands.n; k++) {
+            const struct bq_band *b = &a.bands.b[k];
+            double w = a.layout.lanes[b->lane].width;
+            if (fabs(b->ox - sx[s]) < 0.5 * w && fabs(b->oy - sy[s]) < 6)
+                fail_msg("speck at (%.1f, %.1f) read as a band (volume %.4g,"
+                         " spread %.2f)",
+                         sx[s], sy[s], b->volume, b->spread);
+        }
+    printf("%d specks, no band; %zu bands found for %zu true\n", nspeck,
+           a.bands.n, t.nbands);
+    bq_analysis_fini(&a);
+    bq_synth_truth_fini(&t);
+    bq_image_destroy(img);
+}
+
 int
 main(void)
 {
@@ -363,6 +435,7 @@ main(void)
         cmocka_unit_test(test_noise_only_no_bands),
         cmocka_unit_test(test_min_snr_respected),
         cmocka_unit_test(test_end_to_end_volumes_clean_blot),
+        cmocka_unit_test(test_specks_are_no_bands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,6 +32,8 @@ struct bq_band {
                              split bands, else from the extent) */
     size_t npx;           /* pixels summed */
     size_t sat_px;        /* pixels at the file's maximum code */
+    double spread;        /* share of the lane's central columns that
+                             carry the band (1: evenly across them) */
     double ox, oy;        /* lane centre x and band centre y in the
                              original image */
 };
