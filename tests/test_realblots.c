@@ -196,6 +196,35 @@ test_wide_ladder_at_the_end(void **state)
     bq_analysis_fini(&a);
 }
 
+/* The shorter alpha-tubulin exposure (13h11): lane 2's band is uneven
+ * across (two humps, x 352-432, the dip between at half their height),
+ * and the lane had been measured on its right hump alone (x 413, 33 px
+ * wide against 85-92 for the others), half its band outside the box. The
+ * lane must cover both humps (x 362-424). */
+static void
+test_uneven_band_keeps_its_lane_width(void **state)
+{
+    struct bq_analysis a;
+    struct bq_error err = {BQ_OK, ""};
+    const char *f =
+        BQ_REAL_BLOTS "/lerit_orb2_atub_2022-07-12_13h11m29s_chemi_8bitRGB.tif";
+    const struct bq_lane *best = NULL;
+    (void)state;
+    if (!bq_test_exists(f))
+        skip();
+    assert_int_equal(bq_analyze_file(f, NULL, &a, &err), BQ_OK);
+    for (size_t i = 0; i < a.layout.nlanes; i++) {
+        const struct bq_lane *l = &a.layout.lanes[i];
+        if (!best || fabs(l->x - 393) < fabs(best->x - 393))
+            best = l;
+    }
+    assert_non_null(best);
+    printf("13h11 lane 2: x %.1f width %.1f\n", best->x, best->width);
+    assert_true(best->x - 0.5 * best->width <= 362);
+    assert_true(best->x + 0.5 * best->width >= 424);
+    bq_analysis_fini(&a);
+}
+
 int
 main(void)
 {
@@ -204,6 +233,7 @@ main(void)
         cmocka_unit_test(test_two_exposures_agree),
         cmocka_unit_test(test_band_close_to_the_crop),
         cmocka_unit_test(test_wide_ladder_at_the_end),
+        cmocka_unit_test(test_uneven_band_keeps_its_lane_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
