@@ -197,7 +197,7 @@ table(cairo_t *c, const struct bq_manifest *m, const struct bq_exp_summary *s,
 {
     static const double col[] = {0, 0.36, 0.49, 0.60, 0.67, 0.80, 0.87};
     static const char *head[] = {
-        "condition", "fold change", "SD", "n", "p (Holm)", "", "flags"};
+        "condition", "fold change", "SD", "n", "p (Holm)", "sig.", "flags"};
     const struct bq_condition *c0 = &s->conds[first];
     char title[160], buf[64];
     double yy = y;
