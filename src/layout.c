@@ -167,53 +167,44 @@ half_max(const double *c, long ipk, long lim_l, long lim_r, double *xc,
     return 0;
 }
 
-/* Like half_max, then each side goes on past a dip to the outermost half
- * crossing within HALF_REACH of the peak, if the profile never falls
- * under a quarter of the peak on the way and stays under half beyond it
- * up to HALF_REACH: a lane whose band is uneven across (a bubble, a
- * sample run off-centre) shows two humps, and its width is both (the
- * real alpha-tubulin exposure 13h11: lane 2 read 33 px wide on its right
- * hump, half its band outside the box). */
-static int
-half_max_span(const double *c, long ipk, long lim_l, long lim_r,
-              double half_reach, double *xc, double *wd)
+/* Widens the half-maximum extent [*XL, *XR] of the bump of C peaking at
+ * IPK (half_max's): each side goes on past a dip to the outermost half
+ * crossing within [BL, BR], if the profile never falls under a quarter of
+ * the peak on the way and stays under half beyond it, up to the bound. A
+ * lane whose band is uneven across (a bubble, a sample run off-centre)
+ * shows two humps, and its width is both (the real alpha-tubulin exposure
+ * 13h11: lane 2 read 33 px wide on its right hump, half its band outside
+ * the box). */
+static void
+half_max_span(const double *c, long ipk, long bl, long br, double *xl,
+              double *xr)
 {
-    double xl, xr, half = 0.5 * c[ipk];
-    long bl = (long)floor((double)ipk - half_reach),
-         br = (long)ceil((double)ipk + half_reach);
+    double half = 0.5 * c[ipk];
 
-    if (half_max(c, ipk, lim_l, lim_r, xc, wd) != 0)
-        return -1;
-    xl = *xc - 0.5 * *wd;
-    xr = *xc + 0.5 * *wd;
-    bl = bl > lim_l ? bl : lim_l;
-    br = br < lim_r ? br : lim_r;
     for (int dir = -1; dir <= 1; dir += 2) {
-        long k = (long)(dir < 0 ? floor(xl) : ceil(xr)), last = -1;
-        long end = dir < 0 ? bl : br;
-        for (; dir < 0 ? k >= end : k <= end; k += dir) {
+        long end = dir < 0 ? bl : br, last = -1, k;
+        for (k = (long)(dir < 0 ? floor(*xl) : ceil(*xr));
+             dir < 0 ? k >= end : k <= end; k += dir) {
             if (c[k] < 0.25 * c[ipk])
                 break;
             if (c[k] > half)
                 last = k;
         }
-        if (last < 0)
-            continue;
-        /* under half from the last crossing to the bound */
+        if (last < 0 || last == end)
+            continue; /* no hump beyond, or one the bound cuts */
         for (k = last + dir; dir < 0 ? k >= end : k <= end; k += dir)
             if (c[k] > half)
                 break;
         if (dir < 0 ? k >= end : k <= end)
-            continue;
-        if (dir < 0 && last > 0)
-            xl = (double)last - 1 +
-                 (half - c[last - 1]) / (c[last] - c[last - 1]);
-        else if (dir > 0 && last + 1 <= lim_r)
-            xr = (double)last + (c[last] - half) / (c[last] - c[last + 1]);
+            continue; /* over half again before the bound */
+        /* c[last] > half >= c[last + dir]: interpolate the crossing */
+        if (dir < 0)
+            *xl = (double)last -
+                  (c[last] - half) / (c[last] - c[last - 1]);
+        else
+            *xr = (double)last +
+                  (c[last] - half) / (c[last] - c[last + 1]);
     }
-    *xc = 0.5 * (xl + xr);
-    *wd = xr - xl;
-    return 0;
 }
 
 /* Whether column X of the strip's rows SR holds a ramp rather than a
@@ -720,20 +711,19 @@ measure:
          * width (a smear along the band row reaches further: the real
          * exposure 13h12, a streak left of lane 1). */
         for (size_t k = 0; sr && pitch > 0 && nw >= 3 && k < lf->n; k++) {
-            double x = lf->x[k], wd = lf->w[k];
+            double xl = lf->x[k] - 0.5 * lf->w[k], xr = xl + lf->w[k];
             long ipk = (long)floor(pos[k] + 0.5);
-            long lim_l = (long)floor(pos[k] - 0.75 * pitch),
-                 lim_r = (long)ceil(pos[k] + 0.75 * pitch);
-            if (lf->empty[k] || wd <= 0 || wd >= 0.6 * med || ipk < 0 ||
-                ipk > (long)w - 1 || c[ipk] <= 0)
+            long bl = (long)floor(pos[k] - 0.5 * pitch),
+                 br = (long)ceil(pos[k] + 0.5 * pitch);
+            if (lf->empty[k] || lf->w[k] <= 0 || lf->w[k] >= 0.6 * med ||
+                ipk < 0 || ipk > (long)w - 1 || c[ipk] <= 0)
                 continue;
-            lim_l = lim_l < 0 ? 0 : lim_l;
-            lim_r = lim_r > (long)w - 1 ? (long)w - 1 : lim_r;
-            if (half_max_span(c, ipk, lim_l, lim_r, 0.5 * pitch, &x, &wd) ==
-                    0 &&
-                wd <= 1.1 * med && fabs(x - lf->x[k]) <= 0.25 * med) {
-                lf->x[k] = x;
-                lf->w[k] = wd;
+            half_max_span(c, ipk, bl < 0 ? 0 : bl,
+                          br > (long)w - 1 ? (long)w - 1 : br, &xl, &xr);
+            if (xr - xl <= 1.1 * med &&
+                fabs(0.5 * (xl + xr) - lf->x[k]) <= 0.25 * med) {
+                lf->x[k] = 0.5 * (xl + xr);
+                lf->w[k] = xr - xl;
             }
         }
         for (size_t k = 0; k < lf->n; k++)

@@ -672,25 +672,38 @@ projection_scores(const struct sigpx *sp, size_t n, double theta, double k0,
  * outvote the bands, and the floor is the membrane's median instead
  * (generated seeds 2570 without doublets and 2878 read 0.00 degrees for
  * -4.6 and +3.9, with 78 and 76 % of their pixels above the noise floor;
- * clean scans have 50-63 %). TMP: W * H. */
+ * clean scans have 50-63 %). The pixels are copied for the median only
+ * then; without the memory for it, the floor stays. */
 #define VOTE_MOST 0.65
 static double
 vote_floor(const struct bq_image *sig, const unsigned char *mask,
-           double floor, float *tmp)
+           double floor)
 {
     size_t m = 0, above = 0;
+    float *tmp;
+    double med;
 
     for (size_t y = 0; y < sig->height; y++) {
         const float *r = bq_row(sig, y);
         for (size_t x = 0; x < sig->width; x++)
             if (!mask || mask[y * sig->width + x]) {
-                tmp[m++] = r[x];
+                m++;
                 above += r[x] > floor;
             }
     }
-    if (m == 0 || (double)above <= VOTE_MOST * (double)m)
+    if (m == 0 || (double)above <= VOTE_MOST * (double)m ||
+        !(tmp = bq_alloc_array(m, sizeof *tmp)))
         return floor;
-    return fmax(floor, bq_select_f(tmp, m, 0.5));
+    m = 0;
+    for (size_t y = 0; y < sig->height; y++) {
+        const float *r = bq_row(sig, y);
+        for (size_t x = 0; x < sig->width; x++)
+            if (!mask || mask[y * sig->width + x])
+                tmp[m++] = r[x];
+    }
+    med = bq_select_f(tmp, m, 0.5);
+    free(tmp);
+    return fmax(floor, med);
 }
 
 /* Smiles tried with the rotation: the edge of the signal's width is moved
@@ -710,7 +723,6 @@ bq_rotation_estimate(const struct bq_image *sig, const unsigned char *mask,
     double *cols = bq_alloc_array(nbins, sizeof *cols);
     struct sigpx *sp = bq_alloc_array(w * h, sizeof *sp);
     struct sigpx *vs = bq_alloc_array(w * h / 4 + 1, sizeof *vs);
-    float *lv = bq_alloc_array(w * h, sizeof *lv);
     double best = 0, step = 0.5, lo = -max_deg, hi = max_deg, floor_lv;
     double kbest = 0, kstep, x0, xmin = INFINITY, xmax = -INFINITY, half;
     double sc[SMILE_N];
@@ -721,14 +733,13 @@ bq_rotation_estimate(const struct bq_image *sig, const unsigned char *mask,
      * sharpest. The angle does not depend on the centre chosen. */
     double cx = floor(0.5 * (double)(w - 1)), cy = floor(0.5 * (double)(h - 1));
 
-    if (!rows || !cols || !sp || !vs || !lv || max_deg <= 0)
+    if (!rows || !cols || !sp || !vs || max_deg <= 0)
         goto out;
     /* Only pixels clearly above the noise vote: a uniform floor would
      * favour tilted frames (a tilted rectangle projects to a trapezoid,
      * whose sum of squares is larger). */
-    floor_lv = vote_floor(sig, mask,
-                          3.0 * bq_noise_sigma(sig->px, sig->stride, 0, 0, w, h),
-                          lv);
+    floor_lv = vote_floor(
+        sig, mask, 3.0 * bq_noise_sigma(sig->px, sig->stride, 0, 0, w, h));
     for (size_t y = 0; y < h; y++) {
         const float *r = bq_row(sig, y);
         for (size_t x = 0; x < w; x++) {
@@ -805,7 +816,6 @@ out:
     free(cols);
     free(sp);
     free(vs);
-    free(lv);
     return best;
 }
 
