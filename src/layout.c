@@ -132,11 +132,17 @@ interp(const double *p, size_t n, double x)
     return p[i] * (1 - f) + p[i + 1] * f;
 }
 
+#define TOP_LEVEL 0.8 /* of the peak: where a lane's top is measured */
+
 /* Half-maximum crossings of the bump of C around IPK, searched no further
- * than [LIM_L, LIM_R]; writes centre and width, returns 0 if found. */
+ * than [LIM_L, LIM_R]; writes centre and width, returns 0 if found. BY_TOP:
+ * a side with no crossing of its own is mirrored about the middle of the
+ * bump's top rather than about IPK (for a strip's final lanes only: the
+ * lanes of single runs decide which runs make a strip, and that way the
+ * real actin scan's runs read apart, one strip becoming two). */
 static int
 half_max(const double *c, long ipk, long lim_l, long lim_r, double *xc,
-         double *wd)
+         double *wd, int by_top)
 {
     double half = 0.5 * c[ipk], xl, xr;
     long lo = ipk, hi = ipk;
@@ -153,10 +159,32 @@ half_max(const double *c, long ipk, long lim_l, long lim_r, double *xc,
         xr -= (half - c[hi]) / (c[hi - 1] - c[hi]);
     /* One side still above half at its limit: the bump leans on a
      * brighter neighbour (or the profile's end). Its own half width is the
-     * other side's, mirrored about the peak. Neither side: no width. */
+     * other side's, mirrored. Neither side: no width. */
     if (c[lo] > half && c[hi] > half)
         return -1; /* a smear or a plateau: no width of its own */
-    if (c[lo] > half)
+    if (by_top && (c[lo] > half || c[hi] > half)) {
+        /* mirrored about the middle of its top (the crossings of
+         * TOP_LEVEL of the peak), where the neighbour's tail lifts it
+         * least; about the peak if the top has no such crossings. A flat
+         * top's highest column is anywhere on it (generated seed 77: a
+         * 26 px lane beside a bright one, its peak 6 px off its middle,
+         * read 42 px wide). */
+        double top = TOP_LEVEL * c[ipk], tl = (double)ipk, tr = tl, mid;
+        long a = ipk, b = ipk;
+        while (a > lim_l && c[a] > top)
+            a--;
+        while (b < lim_r && c[b] > top)
+            b++;
+        if (c[a] <= top && c[b] <= top) {
+            tl = (double)a + (top - c[a]) / (c[a + 1] - c[a]);
+            tr = (double)b - (top - c[b]) / (c[b - 1] - c[b]);
+        }
+        mid = 0.5 * (tl + tr);
+        if (c[lo] > half)
+            xl = 2 * mid - xr;
+        else
+            xr = 2 * mid - xl;
+    } else if (c[lo] > half)
         xl = 2 * (double)ipk - xr;
     else if (c[hi] > half)
         xr = 2 * (double)ipk - xl;
@@ -332,7 +360,7 @@ end_beyond(const double *c, size_t w, size_t xa, size_t xb,
     if (fmax(lo_in, lo_out) > END_DIP * c[ipk])
         return -1;
     if (half_max(c, ipk, dir < 0 ? from : ipk - reach,
-                 dir < 0 ? ipk + reach : from, &xc, &wd) != 0 ||
+                 dir < 0 ? ipk + reach : from, &xc, &wd, 0) != 0 ||
         wd < 0.5 * lw)
         return -1;
     return (double)ipk;
@@ -512,7 +540,7 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
             long lo = i > 0 ? (long)cand[i - 1] : (long)xa,
                  hi = i + 1 < nc ? (long)cand[i + 1] : (long)xb - 1;
             wd[i] = 0;
-            if (c[ip] > 0 && half_max(c, ip, lo, hi, &xc, &wd[i]) != 0)
+            if (c[ip] > 0 && half_max(c, ip, lo, hi, &xc, &wd[i], 0) != 0)
                 wd[i] = -1;
             if (wd[i] >= 0)
                 tmpw[nw++] = wd[i];
@@ -694,7 +722,7 @@ measure:
         lf->w[k] = 0;
         lf->empty[k] = emp[k];
         if (!emp[k] && c[ipk] > 0)
-            half_max(c, ipk, lim_l, lim_r, &lf->x[k], &lf->w[k]);
+            half_max(c, ipk, lim_l, lim_r, &lf->x[k], &lf->w[k], sr != NULL);
     }
     lf->n = np;
     /* Empty lanes and failed widths take the median width of the others. */
