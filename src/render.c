@@ -346,6 +346,8 @@ struct ctx {
     struct rect *boxes;  /* bounding box of each band, PNG px */
     struct rect *labels; /* labels placed so far (obstacles) */
     size_t nlabels, cap;
+    struct rect *lanes;  /* bounding box of each lane, PNG px */
+    size_t unlabelled;   /* band volumes left unprinted (crowded) */
 };
 
 static void
@@ -473,6 +475,26 @@ label_add(struct ctx *c, const struct rect *r)
     }
     c->labels[c->nlabels++] = *r;
     return 1;
+}
+
+/* The bounding box in PNG px of the analysis-space box [X0, X1] x
+ * [Y0, Y1] (turned back by the deskew). */
+static struct rect
+map_rect(const struct ctx *c, double x0, double x1, double y0, double y1)
+{
+    double xs[4] = {x0 - 0.5, x1 - 0.5, x1 - 0.5, x0 - 0.5};
+    double ys[4] = {y0 - 0.5, y0 - 0.5, y1 - 0.5, y1 - 0.5};
+    struct rect r = {1e300, 1e300, -1e300, -1e300};
+
+    for (int k = 0; k < 4; k++) {
+        double px, py;
+        bq_render_map_point(c->a, &c->g, xs[k], ys[k], &px, &py);
+        r.x0 = fmin(r.x0, px);
+        r.y0 = fmin(r.y0, py);
+        r.x1 = fmax(r.x1, px);
+        r.y1 = fmax(r.y1, py);
+    }
+    return r;
 }
 
 /* Strokes the box [X0, X1) x [Y0, Y1) of the analysis frame (pixel indices)
@@ -962,13 +984,18 @@ volume_px(const struct ctx *c)
     return bq_clampd(pitch / (double)n * c->g.scale / 4.2, 10, 12);
 }
 
+#define FOREIGN_SHARE 0.3 /* of a label over another lane: not printed */
+
 /* Chooses where band K's label of W x H px goes: the first of below /
- * above / right / left / inside its box that collides with no other label
- * or band box and stays on the canvas, else the least bad of them. Stores
- * it in BEST and returns its badness (0 = free; about px^2 overlapped). */
+ * above / right / left / inside its box that collides with no other label,
+ * band box or other lane and stays on the canvas, else the least bad of
+ * them. Stores it in BEST and returns its badness (0 = free; about px^2
+ * overlapped); *CLASH is 1 if it covers another label, or over
+ * FOREIGN_SHARE of it lies on one other lane, where it would read as that
+ * lane's. */
 static double
 place_label(const struct ctx *c, size_t k, double w, double h,
-            struct rect *best)
+            struct rect *best, int *clash)
 {
     const struct bq_bandset *set = &c->a->bands;
     const struct rect *bb = &c->boxes[k];
@@ -983,22 +1010,34 @@ place_label(const struct ctx *c, size_t k, double w, double h,
     cand[3] = (struct rect){bb->x0 - 2 - w, cy - h / 2, bb->x0 - 2, cy + h / 2};
     cand[4] = (struct rect){cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
     *best = cand[0];
+    *clash = 1;
     for (int q = 0; q < 5; q++) {
         const struct rect *r = &cand[q];
         double area = (r->x1 - r->x0) * (r->y1 - r->y0), score = 0;
+        double on_labels = 0, foreign = 0;
         /* labels keep 2 px apart */
         struct rect pad = {r->x0 - 2, r->y0 - 2, r->x1 + 2, r->y1 + 2};
-        for (size_t j = 0; j < c->nlabels; j++)
+        for (size_t j = 0; j < c->nlabels; j++) {
             score += 4 * overlap(&pad, &c->labels[j]);
+            on_labels += overlap(r, &c->labels[j]);
+        }
         for (size_t j = 0; j < set->n; j++)
             if (j != k)
                 score += overlap(r, &c->boxes[j]);
+        /* over another lane it reads as that lane's */
+        for (size_t j = 0; c->lanes && j < c->a->layout.nlanes; j++)
+            if (j != set->b[k].lane) {
+                double o = overlap(r, &c->lanes[j]);
+                score += o;
+                foreign = fmax(foreign, o);
+            }
         score += 4 * (area - overlap(r, &canvas));
         if (q == 4) /* inside hides the band itself: a last resort */
             score += 0.5 * area + 1;
         if (score < best_score) {
             best_score = score;
             *best = *r;
+            *clash = on_labels > 0 || foreign > FOREIGN_SHARE * area;
         }
         if (score == 0)
             break;
@@ -1010,7 +1049,10 @@ place_label(const struct ctx *c, size_t k, double w, double h,
 
 /* Outlines every band (saturated: vermilion and thicker; split doublets:
  * dashed) and prints its volume next to it, in a smaller font where that
- * avoids every collision the normal one has. */
+ * avoids every collision the normal one has. A volume that has no place
+ * but over another label or another lane is not printed (counted in
+ * c->unlabelled, which the header states): on a crowded real scan it sat
+ * by the next lane's band and read as that one's. */
 static void
 draw_bands(struct ctx *c)
 {
@@ -1033,24 +1075,38 @@ draw_bands(struct ctx *c)
     }
     cairo_set_dash(cr, NULL, 0, 0);
 
+    c->lanes = bq_calloc_array(c->a->layout.nlanes ? c->a->layout.nlanes : 1,
+                               sizeof *c->lanes);
+    for (size_t j = 0; c->lanes && j < c->a->layout.nlanes; j++) {
+        const struct bq_lane *ln = &c->a->layout.lanes[j];
+        const struct bq_strip *sp = &c->a->layout.strips[ln->strip];
+        c->lanes[j] = map_rect(c, ln->left, ln->right, sp->top, sp->bottom);
+    }
     for (size_t k = 0; k < set->n; k++) {
         const struct bq_band *b = &set->b[k];
         struct rect best, small;
         double w, h, score, size = fpx;
         char s[32];
-        int sat = b->sat_px > 0;
+        int sat = b->sat_px > 0, clash, small_clash;
 
         if (!band_ok(c->a, b))
             continue;
         bq_render_format_value(b->volume, s, sizeof s);
         text_set(c, s, size, sat, &w, &h);
-        score = place_label(c, k, w + 4, h, &best);
+        score = place_label(c, k, w + 4, h, &best, &clash);
         if (score > 0 && fpx > VOLUME_MIN_PX) {
+            double ss;
             text_set(c, s, VOLUME_MIN_PX, sat, &w, &h);
-            if (place_label(c, k, w + 4, h, &small) == 0) {
+            ss = place_label(c, k, w + 4, h, &small, &small_clash);
+            if (ss == 0 || (clash && !small_clash)) {
                 best = small;
                 size = VOLUME_MIN_PX;
+                clash = small_clash;
             }
+        }
+        if (clash) {
+            c->unlabelled++;
+            continue;
         }
         text_set(c, s, size, sat, &w, &h);
         halo(cr, &best, 0.75);
@@ -1130,11 +1186,17 @@ draw_header(struct ctx *c, const char *title)
         if (a->layout.nstrips > 1)
             snprintf(strips, sizeof strips, "%zu strips  \u00b7  ",
                      a->layout.nstrips);
+        char unl[64] = "";
+        if (c->unlabelled)
+            snprintf(unl, sizeof unl,
+                     "  \u00b7  %zu volume%s not printed (crowded)",
+                     c->unlabelled, c->unlabelled == 1 ? "" : "s");
         snprintf(line, sizeof line,
                  "%s%zu lane%s (%zu empty)  \u00b7  %zu band%s  \u00b7  "
-                 "%zu in split doublets  \u00b7  %zu saturated",
+                 "%zu in split doublets  \u00b7  %zu saturated%s",
                  strips, a->layout.nlanes, a->layout.nlanes == 1 ? "" : "s",
-                 empty, a->bands.n, a->bands.n == 1 ? "" : "s", split, sat);
+                 empty, a->bands.n, a->bands.n == 1 ? "" : "s", split, sat,
+                 unl);
         x = MARGIN + text_at(c, line, MARGIN, 58 + dy, 13.5, 0, TEXT_RGB);
     }
     if (sat) {
@@ -1604,10 +1666,10 @@ bq_render_overlay_ex(const char *png_path, const struct bq_image *display,
     cairo_set_line_width(c.cr, 1);
     cairo_stroke(c.cr);
 
-    draw_header(&c, title);
     draw_lanes(&c);
     draw_labels(&c);
     draw_bands(&c);
+    draw_header(&c, title); /* after the bands: it counts the unprinted */
     st = draw_profiles(&c, err);
     if (st != BQ_OK)
         goto out;
@@ -1623,6 +1685,7 @@ bq_render_overlay_ex(const char *png_path, const struct bq_image *display,
 out:
     free(c.boxes);
     free(c.labels);
+    free(c.lanes);
     if (c.font)
         pango_font_description_free(c.font);
     if (c.layout)

@@ -321,6 +321,87 @@ test_pixels(void **state)
     cairo_surface_destroy(p.s);
 }
 
+/* Dark pixels (every channel under 120) in the PNG rectangle of the scan
+ * box [X0, X1] x [Y0, Y1]. */
+static int
+dark_in(const struct png *p, const struct bq_analysis *a,
+        const struct bq_render_geom *g, double x0, double x1, double y0,
+        double y1)
+{
+    double px0, py0, px1, py1;
+    int n = 0;
+
+    bq_render_map_point(a, g, x0, y0, &px0, &py0);
+    bq_render_map_point(a, g, x1, y1, &px1, &py1);
+    for (int y = (int)ceil(py0); y < (int)py1; y++)
+        for (int x = (int)ceil(px0); x < (int)px1; x++) {
+            unsigned v = px_at(p, x, y);
+            n += ((v >> 16) & 255) < 120 && ((v >> 8) & 255) < 120 &&
+                 (v & 255) < 120;
+        }
+    return n;
+}
+
+/* Three touching lanes; the middle one holds eight touching bands, the
+ * others none. No volume fits above, below or beside its box without
+ * covering another band or another lane, so each goes inside its own box
+ * (or is not printed): none may sit over the empty lanes beside, where it
+ * would read as theirs (it did, on crowded real scans). */
+static void
+test_labels_stay_in_their_lane(void **state)
+{
+    struct bq_error err = {BQ_OK, ""};
+    struct bq_analysis a;
+    struct bq_strip strip = {40, 260, 80, 0, 3};
+    struct bq_lane lanes[3];
+    struct bq_band bands[8];
+    struct bq_image *disp = bq_image_create(W, H, &err);
+    struct bq_render_geom g;
+    struct png p;
+    (void)state;
+
+    assert_non_null(disp);
+    memset(&a, 0, sizeof a);
+    a.width = W;
+    a.height = H;
+    a.bit_depth = 16;
+    a.max_code = 65535;
+    a.prep.polarity = BQ_POLARITY_LIGHT_BANDS;
+    a.bg_method = BQ_BG_FFT;
+    a.bg_size = 50;
+    a.noise = 10;
+    for (size_t i = 0; i < 3; i++)
+        lanes[i] = (struct bq_lane){0, i, 90 + 80.0 * (double)i, 80,
+                                    50 + 80.0 * (double)i,
+                                    130 + 80.0 * (double)i, 0, 0, 0};
+    for (size_t y = 0; y < H; y++)
+        for (size_t x = 0; x < W; x++)
+            bq_row(disp, y)[x] = BG;
+    for (size_t k = 0; k < 8; k++) {
+        set_band(&bands[k], 1, k, 60 + 25.0 * (double)k, &lanes[1]);
+        bands[k].top = bands[k].y - 12.5;
+        bands[k].bottom = bands[k].y + 12.5;
+        add_band(disp, 135, 205, bands[k].y, 3, 5000);
+    }
+    a.layout.nstrips = 1;
+    a.layout.nlanes = 3;
+    a.layout.strips = &strip;
+    a.layout.lanes = lanes;
+    a.bands.n = 8;
+    a.bands.b = bands;
+
+    bq_render_geometry(&a, &g);
+    png_read(render_ok("render_crowded", disp, &a), &p);
+    /* inside the empty lanes (clear of their outlines), where the bands'
+     * rows are */
+    assert_int_equal(dark_in(&p, &a, &g, 53, 127, 45, 255), 0);
+    assert_int_equal(dark_in(&p, &a, &g, 213, 287, 45, 255), 0);
+    /* the volumes are printed somewhere: inside the middle lane */
+    assert_true(dark_in(&p, &a, &g, 133, 207, 45, 255) > 0);
+    cairo_surface_destroy(p.s);
+    bq_image_destroy(disp);
+}
+
 /* A deskewed analysis: outlines are rotated with bq_rotate_point. */
 static void
 test_rotated(void **state)
@@ -758,6 +839,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_geometry_downscale, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pixels, setup, teardown),
+        cmocka_unit_test(test_labels_stay_in_their_lane),
         cmocka_unit_test_setup_teardown(test_rotated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
