@@ -335,6 +335,12 @@ struct rect {
     double x0, y0, x1, y1; /* PNG px, x0 <= x1, y0 <= y1 */
 };
 
+/* A lane's left and right edges in the PNG: from (x, y) at the strip's
+ * top to (x, y) at its bottom (slanted by the deskew). */
+struct lane_edges {
+    double l[4], r[4]; /* x top, y top, x bottom, y bottom */
+};
+
 struct ctx {
     cairo_t *cr;
     PangoLayout *layout; /* reused for every text */
@@ -346,7 +352,7 @@ struct ctx {
     struct rect *boxes;  /* bounding box of each band, PNG px */
     struct rect *labels; /* labels placed so far (obstacles) */
     size_t nlabels, cap;
-    struct rect *lanes;  /* bounding box of each lane, PNG px */
+    struct lane_edges *lanes; /* each lane's outline, PNG px */
     size_t unlabelled;   /* band volumes left unprinted (crowded) */
 };
 
@@ -460,6 +466,26 @@ overlap(const struct rect *p, const struct rect *q)
     return w > 0 && h > 0 ? w * h : 0;
 }
 
+/* The area of R over the lane E, taken as upright over R's height (its
+ * edges at R's middle row): the bounding box of a slanted lane spans its
+ * neighbours too. */
+static double
+lane_overlap(const struct rect *r, const struct lane_edges *e)
+{
+    double yc = 0.5 * (r->y0 + r->y1), xl, xr, w;
+
+    if (yc < fmin(e->l[1], e->r[1]) || yc > fmax(e->l[3], e->r[3]))
+        return 0;
+    xl = e->l[3] == e->l[1] ? e->l[0]
+                            : e->l[0] + (e->l[2] - e->l[0]) * (yc - e->l[1]) /
+                                            (e->l[3] - e->l[1]);
+    xr = e->r[3] == e->r[1] ? e->r[0]
+                            : e->r[0] + (e->r[2] - e->r[0]) * (yc - e->r[1]) /
+                                            (e->r[3] - e->r[1]);
+    w = fmin(r->x1, xr) - fmax(r->x0, xl);
+    return w > 0 ? w * (r->y1 - r->y0) : 0;
+}
+
 /* Remembers R as an obstacle for later labels. Returns 0 if out of memory
  * (the label is still drawn; only the avoidance suffers). */
 static int
@@ -475,26 +501,6 @@ label_add(struct ctx *c, const struct rect *r)
     }
     c->labels[c->nlabels++] = *r;
     return 1;
-}
-
-/* The bounding box in PNG px of the analysis-space box [X0, X1] x
- * [Y0, Y1] (turned back by the deskew). */
-static struct rect
-map_rect(const struct ctx *c, double x0, double x1, double y0, double y1)
-{
-    double xs[4] = {x0 - 0.5, x1 - 0.5, x1 - 0.5, x0 - 0.5};
-    double ys[4] = {y0 - 0.5, y0 - 0.5, y1 - 0.5, y1 - 0.5};
-    struct rect r = {1e300, 1e300, -1e300, -1e300};
-
-    for (int k = 0; k < 4; k++) {
-        double px, py;
-        bq_render_map_point(c->a, &c->g, xs[k], ys[k], &px, &py);
-        r.x0 = fmin(r.x0, px);
-        r.y0 = fmin(r.y0, py);
-        r.x1 = fmax(r.x1, px);
-        r.y1 = fmax(r.y1, py);
-    }
-    return r;
 }
 
 /* Strokes the box [X0, X1) x [Y0, Y1) of the analysis frame (pixel indices)
@@ -1027,7 +1033,7 @@ place_label(const struct ctx *c, size_t k, double w, double h,
         /* over another lane it reads as that lane's */
         for (size_t j = 0; c->lanes && j < c->a->layout.nlanes; j++)
             if (j != set->b[k].lane) {
-                double o = overlap(r, &c->lanes[j]);
+                double o = lane_overlap(r, &c->lanes[j]);
                 score += o;
                 foreign = fmax(foreign, o);
             }
@@ -1080,7 +1086,15 @@ draw_bands(struct ctx *c)
     for (size_t j = 0; c->lanes && j < c->a->layout.nlanes; j++) {
         const struct bq_lane *ln = &c->a->layout.lanes[j];
         const struct bq_strip *sp = &c->a->layout.strips[ln->strip];
-        c->lanes[j] = map_rect(c, ln->left, ln->right, sp->top, sp->bottom);
+        struct lane_edges *e = &c->lanes[j];
+        bq_render_map_point(c->a, &c->g, ln->left - 0.5, sp->top - 0.5,
+                            &e->l[0], &e->l[1]);
+        bq_render_map_point(c->a, &c->g, ln->left - 0.5, sp->bottom - 0.5,
+                            &e->l[2], &e->l[3]);
+        bq_render_map_point(c->a, &c->g, ln->right - 0.5, sp->top - 0.5,
+                            &e->r[0], &e->r[1]);
+        bq_render_map_point(c->a, &c->g, ln->right - 0.5, sp->bottom - 0.5,
+                            &e->r[2], &e->r[3]);
     }
     for (size_t k = 0; k < set->n; k++) {
         const struct bq_band *b = &set->b[k];

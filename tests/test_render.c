@@ -342,6 +342,21 @@ dark_in(const struct png *p, const struct bq_analysis *a,
     return n;
 }
 
+/* A bare analysis of a W x H 16-bit light-bands scan. */
+static void
+bare_analysis(struct bq_analysis *a)
+{
+    memset(a, 0, sizeof *a);
+    a->width = W;
+    a->height = H;
+    a->bit_depth = 16;
+    a->max_code = 65535;
+    a->prep.polarity = BQ_POLARITY_LIGHT_BANDS;
+    a->bg_method = BQ_BG_FFT;
+    a->bg_size = 50;
+    a->noise = 10;
+}
+
 /* Three touching lanes; the middle one holds eight touching bands, the
  * others none. No volume fits above, below or beside its box without
  * covering another band or another lane, so each goes inside its own box
@@ -361,15 +376,7 @@ test_labels_stay_in_their_lane(void **state)
     (void)state;
 
     assert_non_null(disp);
-    memset(&a, 0, sizeof a);
-    a.width = W;
-    a.height = H;
-    a.bit_depth = 16;
-    a.max_code = 65535;
-    a.prep.polarity = BQ_POLARITY_LIGHT_BANDS;
-    a.bg_method = BQ_BG_FFT;
-    a.bg_size = 50;
-    a.noise = 10;
+    bare_analysis(&a);
     for (size_t i = 0; i < 3; i++)
         lanes[i] = (struct bq_lane){0, i, 90 + 80.0 * (double)i, 80,
                                     50 + 80.0 * (double)i,
@@ -398,6 +405,52 @@ test_labels_stay_in_their_lane(void **state)
     assert_int_equal(dark_in(&p, &a, &g, 213, 287, 45, 255), 0);
     /* the volumes are printed somewhere: inside the middle lane */
     assert_true(dark_in(&p, &a, &g, 133, 207, 45, 255) > 0);
+    cairo_surface_destroy(p.s);
+    bq_image_destroy(disp);
+}
+
+/* Five touching lanes 24 px wide (48 in the PNG), one band each, on a
+ * scan deskewed by 5 degrees: each lane leans 19 PNG px over its strip,
+ * so its bounding box covers half of each neighbour. Every volume still
+ * has room below its box, inside its own lane, and is printed there (with
+ * bounding boxes for lanes, all five were left out). */
+static void
+test_labels_on_a_turned_scan(void **state)
+{
+    struct bq_error err = {BQ_OK, ""};
+    struct bq_analysis a;
+    struct bq_strip strip = {40, 260, 24, 0, 5};
+    struct bq_lane lanes[5];
+    struct bq_band bands[5];
+    struct bq_image *disp = bq_image_create(W, H, &err);
+    struct bq_render_geom g;
+    struct png p;
+    (void)state;
+
+    assert_non_null(disp);
+    bare_analysis(&a);
+    a.angle = 5.0;
+    for (size_t y = 0; y < H; y++)
+        for (size_t x = 0; x < W; x++)
+            bq_row(disp, y)[x] = BG;
+    for (size_t i = 0; i < 5; i++) {
+        double x = 152 + 24.0 * (double)i;
+        lanes[i] = (struct bq_lane){0, i, x, 20, x - 12, x + 12, 0, 0, 0};
+        set_band(&bands[i], i, 0, 150, &lanes[i]);
+        add_band(disp, x - 10, x + 10, 150, 3, 5000);
+    }
+    a.layout.nstrips = 1;
+    a.layout.nlanes = 5;
+    a.layout.strips = &strip;
+    a.layout.lanes = lanes;
+    a.bands.n = 5;
+    a.bands.b = bands;
+
+    bq_render_geometry(&a, &g);
+    png_read(render_ok("render_turned", disp, &a), &p);
+    for (size_t i = 0; i < 5; i++)
+        assert_true(dark_in(&p, &a, &g, lanes[i].left + 3, lanes[i].right - 3,
+                            161, 168) > 0);
     cairo_surface_destroy(p.s);
     bq_image_destroy(disp);
 }
@@ -840,6 +893,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pixels, setup, teardown),
         cmocka_unit_test(test_labels_stay_in_their_lane),
+        cmocka_unit_test(test_labels_on_a_turned_scan),
         cmocka_unit_test_setup_teardown(test_rotated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
