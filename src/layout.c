@@ -476,13 +476,123 @@ strip_candidates(const struct strip_rows *sr, const double *cc, size_t w,
     return nc;
 }
 
+/* The lane pitch of the NC >= 2 candidate positions CAND (ascending),
+ * whose median half-maximum width is CWMED (0: unknown). */
+static double
+pitch_of(const double *cand, size_t nc, double cwmed)
+{
+    double sp[256], tmp[256], ratios[256], pitch;
+    size_t nr = 0;
+
+    for (size_t i = 0; i + 1 < nc; i++)
+        sp[i] = cand[i + 1] - cand[i];
+    memcpy(tmp, sp, (nc - 1) * sizeof *tmp);
+    /* the lower-middle spacing: robust to empty lanes (2 pitches) and
+     * to a few split candidates (half a pitch, removed below) */
+    pitch = bq_select_d(tmp, nc - 1, 0.4);
+    for (int pass = 0; pass < 2; pass++) {
+        nr = 0;
+        for (size_t i = 0; i + 1 < nc; i++) {
+            double k = floor(sp[i] / pitch + 0.5);
+            if (k >= 1 && k <= 6 && fabs(sp[i] / k - pitch) < 0.25 * pitch)
+                ratios[nr++] = sp[i] / k;
+        }
+        if (nr)
+            pitch = bq_select_d(ratios, nr, 0.5);
+    }
+    /* Half that pitch, if it explains every spacing and one the pitch
+     * does not (a row of few lanes with empty ones between: spacings
+     * of 1, 2 and 2 pitches read as 2), and lanes as wide as the
+     * candidates still fit in it with a gap (a split candidate half a
+     * pitch off does not make the pitch half). */
+    if (cwmed > 0 && 0.5 * pitch >= PITCH_GAP * cwmed) {
+        double half = 0.5 * pitch;
+        int all = 1, gain = 0;
+        nr = 0;
+        for (size_t i = 0; i + 1 < nc; i++) {
+            double k = floor(sp[i] / half + 0.5),
+                   k1 = floor(sp[i] / pitch + 0.5);
+            if (k < 1 || k > 6 || fabs(sp[i] / k - half) >= 0.2 * half)
+                all = 0;
+            else
+                ratios[nr++] = sp[i] / k;
+            gain |= k1 < 1 || fabs(sp[i] / k1 - pitch) >= 0.25 * pitch;
+        }
+        if (all && gain && nr)
+            pitch = bq_select_d(ratios, nr, 0.5);
+    }
+    return pitch;
+}
+
+/* Drops each weak candidate (plain height C under WEAK_CAND of the
+ * median candidate's) that lies between two strong ones more than a
+ * pitch apart and more than GRID_TOL pitch off every place the gap
+ * between them holds a lane (the pitch taken from the strong candidates
+ * alone, at least three, which must agree with the pitch of them all
+ * within PITCH_AGREE). Beside bright lanes the background leaves a
+ * shallow trough, and between two such troughs the middle of a run of
+ * empty lanes stands out of the compressed profile like a lane: it threw
+ * the gap's count of lanes (generated seed 29: two empty lanes read as
+ * one, half a pitch off both). A weak lane on the grid stays; one off it
+ * is filled in at its place on the grid. For a strip's lanes only (one
+ * run's lanes decide which runs make a strip, and there it split seed
+ * 169's strip in two). Returns the count left. */
+#define WEAK_CAND 0.1
+#define GRID_TOL 0.25
+#define PITCH_AGREE 0.15
+static size_t
+grid_candidates(const double *c, double *cand, double *ch, size_t nc,
+                double cwmed)
+{
+    double hc[256], tmp[256], strong[256], med, pitch;
+    size_t ns = 0, m = 0;
+
+    if (nc < 4)
+        return nc;
+    for (size_t i = 0; i < nc; i++)
+        tmp[i] = hc[i] = c[(long)cand[i]];
+    med = bq_select_d(tmp, nc, 0.5);
+    for (size_t i = 0; i < nc; i++)
+        if (hc[i] >= WEAK_CAND * med)
+            strong[ns++] = cand[i];
+    if (ns < 3 || ns == nc)
+        return nc;
+    pitch = pitch_of(strong, ns, cwmed);
+    /* the weak ones keep their say where the strong ones alone read
+     * another pitch (weak lanes between every other one: seed 271) */
+    if (fabs(pitch_of(cand, nc, cwmed) - pitch) > PITCH_AGREE * pitch)
+        return nc;
+    for (size_t i = 0, a = 0; i < nc; i++) {
+        int keep = 1;
+        if (hc[i] < WEAK_CAND * med) {
+            /* the strong candidates either side: strong[a - 1], strong[a] */
+            while (a < ns && strong[a] < cand[i])
+                a++;
+            if (a > 0 && a < ns) {
+                double gap = strong[a] - strong[a - 1], d = 1e300;
+                double k = floor(gap / pitch + 0.5);
+                for (double j = 1; j < k; j++)
+                    d = fmin(d, fabs(cand[i] - (strong[a - 1] + gap * j / k)));
+                keep = k < 2 || d <= GRID_TOL * pitch;
+            }
+        }
+        if (keep) {
+            cand[m] = cand[i];
+            ch[m] = ch[i];
+            m++;
+        }
+    }
+    return m;
+}
+
 /* Lanes from the compressed column profile CC (and C, uncompressed):
  * 1. candidates are peaks of CC with a prominence of at least THR, or
  *    a shallow valley on either side (shallow_valley), and, with SR, the
  *    lanes its anchor rows saw on their own (strip_candidates);
  * 2. the pitch is the median spacing of neighbours, refined by dividing
  *    each spacing by its whole number of pitches (gaps of two or more
- *    pitches are empty lanes, not a longer pitch);
+ *    pitches are empty lanes, not a longer pitch; pitch_of), after weak
+ *    candidates off the strong ones' grid go (grid_candidates);
  * 3. candidates closer than half a pitch are the same lane (the weaker
  *    goes); with SR (a whole strip's profile; NULL for one run), end
  *    candidates go while they fail end_peak, then weak lanes beyond
@@ -496,7 +606,7 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
            int hint, double thr, const struct strip_rows *sr,
            struct lanefit *lf)
 {
-    double cand[256], ch[256], sp[256], pitch, pos[256];
+    double cand[256], ch[256], pitch, pos[256];
     int emp[256];
     size_t nc = 0, np = 0;
     double cctop = 0, cwmed = 0; /* candidates' median half-max width */
@@ -564,48 +674,11 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
         pitch = 0;
         goto measure;
     }
-    /* 2. pitch */
-    for (size_t i = 0; i + 1 < nc; i++)
-        sp[i] = cand[i + 1] - cand[i];
-    {
-        double tmp[256], ratios[256];
-        size_t nr = 0;
-        memcpy(tmp, sp, (nc - 1) * sizeof *tmp);
-        /* the lower-middle spacing: robust to empty lanes (2 pitches) and
-         * to a few split candidates (half a pitch, removed below) */
-        pitch = bq_select_d(tmp, nc - 1, 0.4);
-        for (int pass = 0; pass < 2; pass++) {
-            nr = 0;
-            for (size_t i = 0; i + 1 < nc; i++) {
-                double k = floor(sp[i] / pitch + 0.5);
-                if (k >= 1 && k <= 6 && fabs(sp[i] / k - pitch) < 0.25 * pitch)
-                    ratios[nr++] = sp[i] / k;
-            }
-            if (nr)
-                pitch = bq_select_d(ratios, nr, 0.5);
-        }
-        /* Half that pitch, if it explains every spacing and one the pitch
-         * does not (a row of few lanes with empty ones between: spacings
-         * of 1, 2 and 2 pitches read as 2), and lanes as wide as the
-         * candidates still fit in it with a gap (a split candidate half a
-         * pitch off does not make the pitch half). */
-        if (cwmed > 0 && 0.5 * pitch >= PITCH_GAP * cwmed) {
-            double half = 0.5 * pitch;
-            int all = 1, gain = 0;
-            nr = 0;
-            for (size_t i = 0; i + 1 < nc; i++) {
-                double k = floor(sp[i] / half + 0.5),
-                       k1 = floor(sp[i] / pitch + 0.5);
-                if (k < 1 || k > 6 || fabs(sp[i] / k - half) >= 0.2 * half)
-                    all = 0;
-                else
-                    ratios[nr++] = sp[i] / k;
-                gain |= k1 < 1 || fabs(sp[i] / k1 - pitch) >= 0.25 * pitch;
-            }
-            if (all && gain && nr)
-                pitch = bq_select_d(ratios, nr, 0.5);
-        }
-    }
+    /* 2. pitch, from the candidates that stand out, then the rest on
+     * their grid */
+    if (sr) /* not for one run's lanes: they decide which runs join */
+        nc = grid_candidates(c, cand, ch, nc, cwmed);
+    pitch = pitch_of(cand, nc, cwmed);
     /* 3. merge close candidates, fill gaps */
     {
         double keep[256], kh[256];
