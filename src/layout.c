@@ -552,6 +552,8 @@ grid_candidates(const double *c, double *cand, double *ch, size_t nc,
     for (size_t i = 0; i < nc; i++)
         tmp[i] = hc[i] = c[(long)cand[i]];
     med = bq_select_d(tmp, nc, 0.5);
+    if (!(med > 0))
+        return nc; /* no height to judge by */
     for (size_t i = 0; i < nc; i++)
         if (hc[i] >= WEAK_CAND * med)
             strong[ns++] = cand[i];

@@ -995,10 +995,10 @@ volume_px(const struct ctx *c)
 /* Chooses where band K's label of W x H px goes: the first of below /
  * above / right / left / inside its box that collides with no other label,
  * band box or other lane and stays on the canvas, else the least bad of
- * them. Stores it in BEST and returns its badness (0 = free; about px^2
- * overlapped); *CLASH is 1 if it covers another label, or over
- * FOREIGN_SHARE of it lies on one other lane, where it would read as that
- * lane's. */
+ * those that do not clash (cover another label, or lie over
+ * FOREIGN_SHARE or more on one other lane, where it would read as that
+ * lane's), else the least bad of all, with *CLASH set. Stores it in BEST
+ * and returns its badness (0 = free; about px^2 overlapped). */
 static double
 place_label(const struct ctx *c, size_t k, double w, double h,
             struct rect *best, int *clash)
@@ -1021,6 +1021,7 @@ place_label(const struct ctx *c, size_t k, double w, double h,
         const struct rect *r = &cand[q];
         double area = (r->x1 - r->x0) * (r->y1 - r->y0), score = 0;
         double on_labels = 0, foreign = 0;
+        int cl;
         /* labels keep 2 px apart */
         struct rect pad = {r->x0 - 2, r->y0 - 2, r->x1 + 2, r->y1 + 2};
         for (size_t j = 0; j < c->nlabels; j++) {
@@ -1040,10 +1041,12 @@ place_label(const struct ctx *c, size_t k, double w, double h,
         score += 4 * (area - overlap(r, &canvas));
         if (q == 4) /* inside hides the band itself: a last resort */
             score += 0.5 * area + 1;
-        if (score < best_score) {
+        /* a place that clashes only if every one does */
+        cl = on_labels > 0 || foreign > FOREIGN_SHARE * area;
+        if (cl < *clash || (cl == *clash && score < best_score)) {
             best_score = score;
             *best = *r;
-            *clash = on_labels > 0 || foreign > FOREIGN_SHARE * area;
+            *clash = cl;
         }
         if (score == 0)
             break;
@@ -1202,19 +1205,19 @@ draw_header(struct ctx *c, const char *title)
                      a->layout.nstrips);
         char unl[64] = "";
         if (c->unlabelled)
-            snprintf(unl, sizeof unl,
-                     "  \u00b7  %zu volume%s not printed (crowded)",
+            snprintf(unl, sizeof unl, " (%zu volume%s not printed: crowded)",
                      c->unlabelled, c->unlabelled == 1 ? "" : "s");
         snprintf(line, sizeof line,
-                 "%s%zu lane%s (%zu empty)  \u00b7  %zu band%s  \u00b7  "
-                 "%zu in split doublets  \u00b7  %zu saturated%s",
+                 "%s%zu lane%s (%zu empty)  \u00b7  %zu band%s%s  \u00b7  "
+                 "%zu in split doublets  \u00b7  %zu saturated",
                  strips, a->layout.nlanes, a->layout.nlanes == 1 ? "" : "s",
-                 empty, a->bands.n, a->bands.n == 1 ? "" : "s", split, sat,
-                 unl);
+                 empty, a->bands.n, a->bands.n == 1 ? "" : "s", unl, split,
+                 sat);
         x = MARGIN + text_at(c, line, MARGIN, 58 + dy, 13.5, 0, TEXT_RGB);
     }
-    if (sat) {
-        /* say it in words too, in the warning colour */
+    if (sat && w - (x - MARGIN) - 16 >= 40) {
+        /* say it in words too, in the warning colour, if there is room
+         * (the counts before it already say it) */
         pango_layout_set_width(c->layout,
                                (int)((w - (x - MARGIN) - 16) * PANGO_SCALE));
         text_at(c,

@@ -365,30 +365,23 @@ bare_analysis(struct bq_analysis *a)
 static void
 test_labels_stay_in_their_lane(void **state)
 {
-    struct bq_error err = {BQ_OK, ""};
     struct bq_analysis a;
     struct bq_strip strip = {40, 260, 80, 0, 3};
     struct bq_lane lanes[3];
     struct bq_band bands[8];
-    struct bq_image *disp = bq_image_create(W, H, &err);
     struct bq_render_geom g;
     struct png p;
     (void)state;
 
-    assert_non_null(disp);
     bare_analysis(&a);
     for (size_t i = 0; i < 3; i++)
         lanes[i] = (struct bq_lane){0, i, 90 + 80.0 * (double)i, 80,
                                     50 + 80.0 * (double)i,
                                     130 + 80.0 * (double)i, 0, 0, 0};
-    for (size_t y = 0; y < H; y++)
-        for (size_t x = 0; x < W; x++)
-            bq_row(disp, y)[x] = BG;
     for (size_t k = 0; k < 8; k++) {
         set_band(&bands[k], 1, k, 60 + 25.0 * (double)k, &lanes[1]);
         bands[k].top = bands[k].y - 12.5;
         bands[k].bottom = bands[k].y + 12.5;
-        add_band(disp, 135, 205, bands[k].y, 3, 5000);
     }
     a.layout.nstrips = 1;
     a.layout.nlanes = 3;
@@ -398,15 +391,15 @@ test_labels_stay_in_their_lane(void **state)
     a.bands.b = bands;
 
     bq_render_geometry(&a, &g);
-    png_read(render_ok("render_crowded", disp, &a), &p);
+    /* no scan drawn: every dark pixel is text */
+    png_read(render_ok("render_crowded", NULL, &a), &p);
     /* inside the empty lanes (clear of their outlines), where the bands'
      * rows are */
     assert_int_equal(dark_in(&p, &a, &g, 53, 127, 45, 255), 0);
     assert_int_equal(dark_in(&p, &a, &g, 213, 287, 45, 255), 0);
-    /* the volumes are printed somewhere: inside the middle lane */
-    assert_true(dark_in(&p, &a, &g, 133, 207, 45, 255) > 0);
+    /* the volumes are printed: inside the middle lane */
+    assert_true(dark_in(&p, &a, &g, 133, 207, 45, 255) > 500);
     cairo_surface_destroy(p.s);
-    bq_image_destroy(disp);
 }
 
 /* Five touching lanes 24 px wide (48 in the PNG), one band each, on a
