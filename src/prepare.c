@@ -804,9 +804,11 @@ bq_rotation_estimate(const struct bq_image *sig, const unsigned char *mask,
                               1, x0, rows, cols, nbins, &spl);
             if (sm + spl - 2 * bs < 0)
                 best += 0.5 * step * (sm - spl) / (sm + spl - 2 * bs);
+            best = fmin(fmax(best, -max_deg), max_deg);
         }
-        lo = best - step;
-        hi = best + step;
+        /* never past the largest angle asked for */
+        lo = fmax(best - step, -max_deg);
+        hi = fmin(best + step, max_deg);
         step /= 5;
         nk = 3;
         kstep /= 3;

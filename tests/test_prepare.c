@@ -371,11 +371,13 @@ test_frame_blotch_and_strong_bands(void **state)
 
 /* ---- rotation ---------------------------------------------------------- */
 
-/* The pipeline's rotation estimate for a W x H blot (seed SEED, clean,
- * 10 lanes, 3 rows, no smile) generated with rotation DEG: prepare, FFT
- * background, background-subtracted thumbnail. */
+/* The pipeline's rotation estimate, searched over +-MAX_DEG, for a W x H
+ * blot (seed SEED, clean, 10 lanes, 3 rows, no smile) generated with
+ * rotation DEG: prepare, FFT background, background-subtracted
+ * thumbnail. */
 static double
-estimate_rotation(double deg, size_t w, size_t h, uint64_t seed)
+estimate_rotation_max(double deg, size_t w, size_t h, uint64_t seed,
+                      double max_deg)
 {
     struct bq_synth_params p;
     struct bq_image *img, *tsig;
@@ -399,7 +401,7 @@ estimate_rotation(double deg, size_t w, size_t h, uint64_t seed)
     tsig = bq_image_create(thumb.img->width, thumb.img->height, NULL);
     assert_non_null(tsig);
     bq_background_subtract_thumb(&thumb, &bg, tsig);
-    a = bq_rotation_estimate(tsig, thumb.mask, 6.0);
+    a = bq_rotation_estimate(tsig, thumb.mask, max_deg);
     printf("%zux%zu seed %d rotation %+.2f: estimate %+.3f\n", w, h,
            (int)seed, deg, a);
     bq_image_destroy(tsig);
@@ -407,6 +409,13 @@ estimate_rotation(double deg, size_t w, size_t h, uint64_t seed)
     bq_thumb_fini(&thumb);
     bq_image_destroy(img);
     return a;
+}
+
+/* The same, searched over +-6 degrees (the pipeline's default). */
+static double
+estimate_rotation(double deg, size_t w, size_t h, uint64_t seed)
+{
+    return estimate_rotation_max(deg, w, h, seed, 6.0);
 }
 
 /* The generator turns the content clockwise as displayed (y down) for a
@@ -426,6 +435,23 @@ test_rotation_estimate_matches_generator(void **state)
                            angles[i], 0.15);
     /* tolerance: 0.15 degrees */
     assert_float_equal(estimate_rotation(0.0, 1026, 770, 21), 0.0, 0.15);
+}
+
+/* A blot turned further than the largest angle searched is read at most
+ * that far: --max-angle is the largest rotation corrected. The fine
+ * passes searched a step beyond the coarse one's best, and the parabola
+ * through the last three went further (generated seed 162: -6.84 with
+ * the default 6). */
+static void
+test_rotation_estimate_within_max(void **state)
+{
+    double a;
+
+    (void)state;
+    a = estimate_rotation_max(5.0, 1024, 768, 21, 4.0);
+    assert_true(a <= 4.0 && a >= 3.5);
+    a = estimate_rotation_max(-5.0, 1024, 768, 21, 4.0);
+    assert_true(a >= -4.0 && a <= -3.5);
 }
 
 /* An unrotated blot whose thumbnail has an even side must give 0 too.
@@ -567,6 +593,7 @@ main(void)
         cmocka_unit_test(test_no_frame_on_frameless_blot),
         cmocka_unit_test(test_frame_blotch_and_strong_bands),
         cmocka_unit_test(test_rotation_estimate_matches_generator),
+        cmocka_unit_test(test_rotation_estimate_within_max),
         cmocka_unit_test(test_rotation_estimate_zero_even_thumbnail),
         cmocka_unit_test(test_image_rotate_samples_at_rotate_point),
         cmocka_unit_test(test_image_rotate_round_trip_dot),
