@@ -528,8 +528,8 @@ pitch_of(const double *cand, size_t nc, double cwmed)
  * median candidate's) that lies between two strong ones more than a
  * pitch apart and more than GRID_TOL pitch off every place the gap
  * between them holds a lane (the pitch taken from the strong candidates
- * alone, at least three, which must agree with the pitch of them all
- * within PITCH_AGREE). Beside bright lanes the background leaves a
+ * alone, at least three, which must agree with PITCH_ALL, the pitch of
+ * them all, within PITCH_AGREE). Beside bright lanes the background leaves a
  * shallow trough, and between two such troughs the middle of a run of
  * empty lanes stands out of the compressed profile like a lane: it threw
  * the gap's count of lanes (generated seed 29: two empty lanes read as
@@ -542,7 +542,7 @@ pitch_of(const double *cand, size_t nc, double cwmed)
 #define PITCH_AGREE 0.15
 static size_t
 grid_candidates(const double *c, double *cand, double *ch, size_t nc,
-                double cwmed)
+                double cwmed, double pitch_all)
 {
     double hc[256], tmp[256], strong[256], med, pitch;
     size_t ns = 0, m = 0;
@@ -562,7 +562,7 @@ grid_candidates(const double *c, double *cand, double *ch, size_t nc,
     pitch = pitch_of(strong, ns, cwmed);
     /* the weak ones keep their say where the strong ones alone read
      * another pitch (weak lanes between every other one: seed 271) */
-    if (fabs(pitch_of(cand, nc, cwmed) - pitch) > PITCH_AGREE * pitch)
+    if (fabs(pitch_all - pitch) > PITCH_AGREE * pitch)
         return nc;
     for (size_t i = 0, a = 0; i < nc; i++) {
         int keep = 1;
@@ -676,11 +676,16 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
         pitch = 0;
         goto measure;
     }
-    /* 2. pitch, from the candidates that stand out, then the rest on
-     * their grid */
-    if (sr) /* not for one run's lanes: they decide which runs join */
-        nc = grid_candidates(c, cand, ch, nc, cwmed);
+    /* 2. pitch; for a strip, weak candidates off the grid of the strong
+     * ones go first */
     pitch = pitch_of(cand, nc, cwmed);
+    if (sr) { /* not for one run's lanes: they decide which runs join */
+        size_t m = grid_candidates(c, cand, ch, nc, cwmed, pitch);
+        if (m != nc) {
+            nc = m;
+            pitch = pitch_of(cand, nc, cwmed);
+        }
+    }
     /* 3. merge close candidates, fill gaps */
     {
         double keep[256], kh[256];

@@ -486,6 +486,24 @@ lane_overlap(const struct rect *r, const struct lane_edges *e)
     return w > 0 ? w * (r->y1 - r->y0) : 0;
 }
 
+/* Lane I's outline in the PNG (its box over its strip's rows, turned
+ * back by the deskew). */
+static void
+lane_edges_of(const struct ctx *c, size_t i, struct lane_edges *e)
+{
+    const struct bq_lane *ln = &c->a->layout.lanes[i];
+    const struct bq_strip *sp = &c->a->layout.strips[ln->strip];
+
+    bq_render_map_point(c->a, &c->g, ln->left - 0.5, sp->top - 0.5, &e->l[0],
+                        &e->l[1]);
+    bq_render_map_point(c->a, &c->g, ln->left - 0.5, sp->bottom - 0.5,
+                        &e->l[2], &e->l[3]);
+    bq_render_map_point(c->a, &c->g, ln->right - 0.5, sp->top - 0.5,
+                        &e->r[0], &e->r[1]);
+    bq_render_map_point(c->a, &c->g, ln->right - 0.5, sp->bottom - 0.5,
+                        &e->r[2], &e->r[3]);
+}
+
 /* Remembers R as an obstacle for later labels. Returns 0 if out of memory
  * (the label is still drawn; only the avoidance suffers). */
 static int
@@ -895,13 +913,23 @@ draw_lanes(struct ctx *c)
     static const double dash[] = {6, 4};
 
     cairo_set_line_join(cr, CAIRO_LINE_JOIN_MITER);
+    /* the outlines, kept for the volume labels to stay off other lanes
+     * (without the memory, they are drawn and not kept) */
+    c->lanes = bq_calloc_array(l->nlanes ? l->nlanes : 1, sizeof *c->lanes);
     for (size_t i = 0; i < l->nlanes; i++) {
         const struct bq_lane *ln = &l->lanes[i];
-        const struct bq_strip *sp;
+        struct lane_edges e;
         if (!lane_ok(c->a, i))
             continue;
-        sp = &l->strips[ln->strip];
-        box_path(c, ln->left, ln->right, sp->top, sp->bottom, NULL);
+        lane_edges_of(c, i, &e);
+        if (c->lanes)
+            c->lanes[i] = e;
+        cairo_new_path(cr);
+        cairo_move_to(cr, e.l[0], e.l[1]);
+        cairo_line_to(cr, e.r[0], e.r[1]);
+        cairo_line_to(cr, e.r[2], e.r[3]);
+        cairo_line_to(cr, e.l[2], e.l[3]);
+        cairo_close_path(cr);
         set_rgb(cr, BQ_RENDER_LANE_RGB, 1);
         cairo_set_line_width(cr, 2);
         cairo_set_dash(cr, dash, ln->empty ? 2 : 0, 0);
@@ -1084,21 +1112,6 @@ draw_bands(struct ctx *c)
     }
     cairo_set_dash(cr, NULL, 0, 0);
 
-    c->lanes = bq_calloc_array(c->a->layout.nlanes ? c->a->layout.nlanes : 1,
-                               sizeof *c->lanes);
-    for (size_t j = 0; c->lanes && j < c->a->layout.nlanes; j++) {
-        const struct bq_lane *ln = &c->a->layout.lanes[j];
-        const struct bq_strip *sp = &c->a->layout.strips[ln->strip];
-        struct lane_edges *e = &c->lanes[j];
-        bq_render_map_point(c->a, &c->g, ln->left - 0.5, sp->top - 0.5,
-                            &e->l[0], &e->l[1]);
-        bq_render_map_point(c->a, &c->g, ln->left - 0.5, sp->bottom - 0.5,
-                            &e->l[2], &e->l[3]);
-        bq_render_map_point(c->a, &c->g, ln->right - 0.5, sp->top - 0.5,
-                            &e->r[0], &e->r[1]);
-        bq_render_map_point(c->a, &c->g, ln->right - 0.5, sp->bottom - 0.5,
-                            &e->r[2], &e->r[3]);
-    }
     for (size_t k = 0; k < set->n; k++) {
         const struct bq_band *b = &set->b[k];
         struct rect best, small;

@@ -342,11 +342,20 @@ dark_in(const struct png *p, const struct bq_analysis *a,
     return n;
 }
 
-/* A bare analysis of a W x H 16-bit light-bands scan. */
+/* A bare analysis of a W x H 16-bit light-bands scan: one strip STRIP of
+ * NLANES lanes LANES, and NBANDS bands BANDS (the arrays are borrowed). */
 static void
-bare_analysis(struct bq_analysis *a)
+bare_analysis(struct bq_analysis *a, struct bq_strip *strip,
+              struct bq_lane *lanes, size_t nlanes, struct bq_band *bands,
+              size_t nbands)
 {
     memset(a, 0, sizeof *a);
+    a->layout.nstrips = 1;
+    a->layout.nlanes = nlanes;
+    a->layout.strips = strip;
+    a->layout.lanes = lanes;
+    a->bands.n = nbands;
+    a->bands.b = bands;
     a->width = W;
     a->height = H;
     a->bit_depth = 16;
@@ -373,7 +382,7 @@ test_labels_stay_in_their_lane(void **state)
     struct png p;
     (void)state;
 
-    bare_analysis(&a);
+    bare_analysis(&a, &strip, lanes, 3, bands, 8);
     for (size_t i = 0; i < 3; i++)
         lanes[i] = (struct bq_lane){0, i, 90 + 80.0 * (double)i, 80,
                                     50 + 80.0 * (double)i,
@@ -383,12 +392,6 @@ test_labels_stay_in_their_lane(void **state)
         bands[k].top = bands[k].y - 12.5;
         bands[k].bottom = bands[k].y + 12.5;
     }
-    a.layout.nstrips = 1;
-    a.layout.nlanes = 3;
-    a.layout.strips = &strip;
-    a.layout.lanes = lanes;
-    a.bands.n = 8;
-    a.bands.b = bands;
 
     bq_render_geometry(&a, &g);
     /* no scan drawn: every dark pixel is text */
@@ -421,7 +424,7 @@ test_labels_on_a_turned_scan(void **state)
     (void)state;
 
     assert_non_null(disp);
-    bare_analysis(&a);
+    bare_analysis(&a, &strip, lanes, 5, bands, 5);
     a.angle = 5.0;
     for (size_t y = 0; y < H; y++)
         for (size_t x = 0; x < W; x++)
@@ -432,12 +435,6 @@ test_labels_on_a_turned_scan(void **state)
         set_band(&bands[i], i, 0, 150, &lanes[i]);
         add_band(disp, x - 10, x + 10, 150, 3, 5000);
     }
-    a.layout.nstrips = 1;
-    a.layout.nlanes = 5;
-    a.layout.strips = &strip;
-    a.layout.lanes = lanes;
-    a.bands.n = 5;
-    a.bands.b = bands;
 
     bq_render_geometry(&a, &g);
     png_read(render_ok("render_turned", disp, &a), &p);
