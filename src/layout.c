@@ -524,9 +524,51 @@ pitch_of(const double *cand, size_t nc, double cwmed)
     return pitch;
 }
 
+/* How well the period P explains the NC positions X: the length of the
+ * mean of their phases as unit vectors, 1 when every one sits on a grid
+ * of pitch P, near 0 when they are spread over it. */
+static double
+coherence(const double *x, size_t nc, double p)
+{
+    double re = 0, im = 0;
+
+    for (size_t i = 0; i < nc; i++) {
+        double ph = 2 * BQ_PI * x[i] / p;
+        re += cos(ph);
+        im += sin(ph);
+    }
+    return sqrt(re * re + im * im) / (double)nc;
+}
+
+/* The pitch within a quarter of P0 that best explains the NC candidate
+ * positions CAND (coherence), if it explains them by COHERE_GAIN more
+ * than P0 does; else P0. The spacings of neighbours read wide lanes'
+ * peaks, which sit off their centres where a band is uneven: with few
+ * candidates and empty lanes between, their median can be a sixth off
+ * (generated seed 4106: 108 px for 92, so a gap of 3 pitches read 2.4
+ * and held one empty lane for two), while every candidate still lies
+ * near the true grid. Within a quarter, the search cannot reach half or
+ * twice the pitch, which explain the candidates as well or better. */
+#define COHERE_GAIN 0.1
+static double
+coherent_pitch(const double *cand, size_t nc, double p0)
+{
+    double best = p0, r0 = coherence(cand, nc, p0), rb = r0;
+
+    for (double p = 0.75 * p0; p <= 1.25 * p0; p += 0.002 * p0) {
+        double r = coherence(cand, nc, p);
+        if (r > rb) {
+            rb = r;
+            best = p;
+        }
+    }
+    return rb >= r0 + COHERE_GAIN ? best : p0;
+}
+
 /* Drops each weak candidate (plain height C under WEAK_CAND of the
  * median candidate's) that lies between two strong ones more than a
- * pitch apart and more than GRID_TOL pitch off every place the gap
+ * pitch apart, in a gap that holds another number of weak candidates
+ * than of lanes, and more than GRID_TOL pitch off every place the gap
  * between them holds a lane (the pitch taken from the strong candidates
  * alone, at least three, which must agree with PITCH_ALL, the pitch of
  * them all, within PITCH_AGREE). Beside bright lanes the background leaves a
@@ -534,9 +576,13 @@ pitch_of(const double *cand, size_t nc, double cwmed)
  * empty lanes stands out of the compressed profile like a lane: it threw
  * the gap's count of lanes (generated seed 29: two empty lanes read as
  * one, half a pitch off both). A weak lane on the grid stays; one off it
- * is filled in at its place on the grid. For a strip's lanes only (one
- * run's lanes decide which runs make a strip, and there it split seed
- * 169's strip in two). Returns the count left. */
+ * is filled in at its place on the grid. A gap with one weak candidate
+ * for each of its lanes keeps them all, however far off the grid: there
+ * the strong ones' pitch is what is off (generated seed 4106: four strong
+ * lanes read 125 px for 92, and the two weak lanes between two of them
+ * went). For a strip's lanes only (one run's lanes decide which runs
+ * make a strip, and there it split seed 169's strip in two). Returns the
+ * count left. */
 #define WEAK_CAND 0.1
 #define GRID_TOL 0.25
 #define PITCH_AGREE 0.15
@@ -573,9 +619,13 @@ grid_candidates(const double *c, double *cand, double *ch, size_t nc,
             if (a > 0 && a < ns) {
                 double gap = strong[a] - strong[a - 1], d = 1e300;
                 double k = floor(gap / pitch + 0.5);
+                size_t nw = 0; /* weak candidates in the gap */
+                for (size_t j = 0; j < nc; j++)
+                    nw += cand[j] > strong[a - 1] && cand[j] < strong[a] &&
+                          hc[j] < WEAK_CAND * med;
                 for (double j = 1; j < k; j++)
                     d = fmin(d, fabs(cand[i] - (strong[a - 1] + gap * j / k)));
-                keep = k < 2 || d <= GRID_TOL * pitch;
+                keep = k < 2 || (double)nw == k - 1 || d <= GRID_TOL * pitch;
             }
         }
         if (keep) {
@@ -594,7 +644,9 @@ grid_candidates(const double *c, double *cand, double *ch, size_t nc,
  * 2. the pitch is the median spacing of neighbours, refined by dividing
  *    each spacing by its whole number of pitches (gaps of two or more
  *    pitches are empty lanes, not a longer pitch; pitch_of), after weak
- *    candidates off the strong ones' grid go (grid_candidates);
+ *    candidates off the strong ones' grid go (grid_candidates); for a
+ *    strip, then the pitch near it that puts the candidates best on one
+ *    grid, if that is clearly better (coherent_pitch);
  * 3. candidates closer than half a pitch are the same lane (the weaker
  *    goes); with SR (a whole strip's profile; NULL for one run), end
  *    candidates go while they fail end_peak, then weak lanes beyond
@@ -685,6 +737,8 @@ find_lanes(const double *c, const double *cc, size_t w, size_t xa, size_t xb,
             nc = m;
             pitch = pitch_of(cand, nc, cwmed);
         }
+        if (nc >= 4)
+            pitch = coherent_pitch(cand, nc, pitch);
     }
     /* 3. merge close candidates, fill gaps */
     {
@@ -942,6 +996,16 @@ lane_agreement(const double *a, size_t na, const double *b, size_t nb,
                 break;
             }
     return (double)hit / (double)na;
+}
+
+/* Whether run Q may set the reference in pass PASS (0-2) of the choice in
+ * bq_layout_find: enough lanes (seen ones, but for the last pass), and
+ * not thin edge residue (but for passes 1 and 2). */
+static int
+anchor_pass(const struct seg *q, int pass, const size_t *live, size_t h)
+{
+    return q->nl >= ANCHOR_LANES && (pass == 2 || q->ns >= ANCHOR_LANES) &&
+           (pass || !thin_edge_run(q, live, h));
 }
 
 /* Lanes of run Q on its own, from its profiles: fills pitch, nl, lx, lw.
@@ -1435,16 +1499,29 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
          * as many lanes: the residue a frame leaves there reads many
          * narrow lanes (generated seed 81: 27
          * lanes 15 px wide, which demoted band rows of 6 lanes 60 px
-         * wide). */
+         * wide). Nor does a run that sees under half the lanes of the run
+         * that sees the most: a smear the background kept reads a few
+         * humps far wider than lanes, which cover more of the membrane
+         * (generated seed 4245: three humps 167 px wide against 11 lanes
+         * 32 px wide demoted every band row of both strips, read as one
+         * strip of 8 lanes at twice the pitch). The count to reach is of
+         * runs inside their piece of membrane: along its edge, what a
+         * frame left reads many narrow lanes (seed 984: 19 lanes 9 px
+         * wide in 15 rows, against 5 lanes of the band rows). */
         long best = -1;
-        for (int pass = 0; pass < 3 && best < 0; pass++)
+        for (int pass = 0; pass < 3 && best < 0; pass++) {
+            size_t most = 0;
             for (size_t k = 0; k < nseg; k++)
-                if (segs[k].nl >= ANCHOR_LANES &&
-                    (pass == 2 || segs[k].ns >= ANCHOR_LANES) &&
-                    (pass || !thin_edge_run(&segs[k], live, h)) &&
+                if (anchor_pass(&segs[k], pass, live, h) &&
+                    !at_piece_edge(&segs[k], live, h))
+                    most = segs[k].ns > most ? segs[k].ns : most;
+            for (size_t k = 0; k < nseg; k++)
+                if (anchor_pass(&segs[k], pass, live, h) &&
+                    2 * segs[k].ns >= most &&
                     (best < 0 || (double)segs[k].ns * segs[k].lw >
                                      (double)segs[best].ns * segs[best].lw))
                     best = (long)k;
+        }
         if (best >= 0) {
             ref_nl = segs[best].nl;
             ref_lw = segs[best].lw;
