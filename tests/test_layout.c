@@ -295,6 +295,43 @@ test_off_centre_peaks(void **state)
     off_centre_peaks(1);
 }
 
+/* Nine lanes 90 px apart, the middle one a wide band with two tops 48 px
+ * apart and a dip to two thirds between them (a band run together, a well's
+ * two lobes): its tops are two candidates more than half a pitch apart,
+ * and each one's half-maximum crossings are the bump's, so both measured
+ * the same lane (the real gel LM_1: two lanes at 778.4 px, one
+ * over the other). It must be one lane, at the bump's middle. */
+static void
+test_two_tops_one_lane(void **state)
+{
+    struct bq_image *img = bq_image_create(920, 300, NULL);
+    struct bq_layout l;
+    struct bq_error err = {BQ_OK, ""};
+    (void)state;
+    assert_non_null(img);
+    for (int k = 0; k < 9; k++)
+        for (int r = 0; r < 4; r++) {
+            double y = 50 + 60.0 * r;
+            if (k == 4) {
+                add_band(img, 436, y, 16, 5, 100);
+                add_band(img, 484, y, 16, 5, 100);
+            } else {
+                add_band(img, 100 + 90.0 * k, y, 12, 5, 100);
+            }
+        }
+    add_noise(img, 0);
+    assert_int_equal(bq_layout_find(img, NULL, &l, &err), BQ_OK);
+    printf("two tops, one lane: %zu lanes:", l.nlanes);
+    for (size_t i = 0; i < l.nlanes; i++)
+        printf(" %.0f", l.lanes[i].x);
+    printf("\n");
+    assert_int_equal(l.nlanes, 9);
+    for (int k = 0; k < 9; k++)
+        assert_true(fabs(l.lanes[k].x - (100 + 90.0 * k)) < 10);
+    bq_layout_fini(&l);
+    bq_image_destroy(img);
+}
+
 /* Two strips of 13 narrow lanes at pitches 62 and 58 (so their lanes do
  * not line up), and between them a smear: a row of three broad humps 270
  * px apart, as a blotch the background kept leaves (generated seed 4245).
@@ -400,6 +437,7 @@ main(void)
         cmocka_unit_test(test_empty_lanes_between_troughs),
         cmocka_unit_test(test_off_centre_peaks),
         cmocka_unit_test(test_smear_row_between_strips),
+        cmocka_unit_test(test_two_tops_one_lane),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
