@@ -54,6 +54,47 @@ window_mean(const struct bq_image *sig, const struct bq_bandset *set,
     return 1;
 }
 
+/* The file's saturated pixels (SATMASK, W x H, original coordinates)
+ * whose centres fall in the box [X0, X1) x [Y0, Y1) of the image deskewed
+ * by ANGLE degrees. Each original pixel of the box's outline, mapped back,
+ * is tested once: sampling the box's own pixels mapped back instead skips
+ * some original pixels and visits others twice (a turned grid), and a
+ * band whose peak touched the maximum in one pixel went unflagged
+ * (generated seed 4570, turned 4.2 degrees). */
+static size_t
+saturated_in_box(size_t w, size_t h, const unsigned char *satmask,
+                 double angle, size_t x0, size_t x1, size_t y0, size_t y1)
+{
+    double cx[4] = {(double)x0 - 0.5, (double)x1 - 0.5, (double)x0 - 0.5,
+                    (double)x1 - 0.5};
+    double cy[4] = {(double)y0 - 0.5, (double)y0 - 0.5, (double)y1 - 0.5,
+                    (double)y1 - 0.5};
+    double lx = 1e300, hx = -1e300, ly = 1e300, hy = -1e300;
+    size_t sat = 0;
+
+    for (int i = 0; i < 4; i++) {
+        double ox, oy;
+        bq_rotate_point(w, h, angle, cx[i], cy[i], &ox, &oy);
+        lx = fmin(lx, ox);
+        hx = fmax(hx, ox);
+        ly = fmin(ly, oy);
+        hy = fmax(hy, oy);
+    }
+    lx = fmax(floor(lx), 0);
+    ly = fmax(floor(ly), 0);
+    hx = fmin(ceil(hx), (double)w - 1);
+    hy = fmin(ceil(hy), (double)h - 1);
+    for (double oy = ly; oy <= hy; oy++)
+        for (double ox = lx; ox <= hx; ox++) {
+            double dx, dy;
+            if (!satmask[(size_t)oy * w + (size_t)ox])
+                continue;
+            bq_rotate_point(w, h, -angle, ox, oy, &dx, &dy);
+            sat += dx >= cx[0] && dx < cx[1] && dy >= cy[0] && dy < cy[2];
+        }
+    return sat;
+}
+
 void
 bq_bands_measure(const struct bq_image *sig, const unsigned char *satmask,
                  const struct bq_background *bg,
@@ -119,30 +160,11 @@ bq_bands_measure_some(const struct bq_image *sig,
         for (size_t y = y0; y < y1; y++)
             sum += bq_sum_f(bq_row(sig, y) + x0, x1 - x0);
         n = (x1 - x0) * (y1 - y0);
-        /* Saturation is judged on the file's pixels of the band's own box,
-         * mapped back through the deskew rotation (an affine step per
-         * pixel: no trigonometry in the loop). */
         span(b->left, b->right, sig->width, &x0, &x1);
         span(b->top, b->bottom, sig->height, &y0, &y1);
-        if (satmask && x1 > x0) {
-            double ax, ay, bx, by, cxs = cos(angle * BQ_PI / 180.0),
-                                   sns = sin(angle * BQ_PI / 180.0);
-            for (size_t y = y0; y < y1; y++) {
-                bq_rotate_point(sig->width, sig->height, angle, (double)x0,
-                                (double)y, &ax, &ay);
-                for (size_t x = x0; x < x1; x++) {
-                    long ix, iy;
-                    bx = ax + cxs * (double)(x - x0);
-                    by = ay + sns * (double)(x - x0);
-                    ix = lround(bx);
-                    iy = lround(by);
-                    if (ix >= 0 && iy >= 0 && ix < (long)sig->width &&
-                        iy < (long)sig->height &&
-                        satmask[(size_t)iy * sig->width + (size_t)ix])
-                        sat++;
-                }
-            }
-        }
+        if (satmask && x1 > x0 && y1 > y0)
+            sat = saturated_in_box(sig->width, sig->height, satmask, angle,
+                                   x0, x1, y0, y1);
         /* Background level: mean of the estimate over a 3x3 grid of the
          * box (it is smooth), at original coordinates. */
         for (int i = 0; i < 3; i++)
