@@ -553,8 +553,11 @@ coherence(const double *x, size_t nc, double p)
 static double
 coherent_pitch(const double *cand, size_t nc, double p0)
 {
-    double best = p0, r0 = coherence(cand, nc, p0), rb = r0;
+    double best = p0, r0, rb;
 
+    if (!(p0 > 1e-6) || !isfinite(p0)) /* no pitch to search around */
+        return p0;
+    r0 = rb = coherence(cand, nc, p0);
     for (double p = 0.75 * p0; p <= 1.25 * p0; p += 0.002 * p0) {
         double r = coherence(cand, nc, p);
         if (r > rb) {
@@ -652,7 +655,9 @@ grid_candidates(const double *c, double *cand, double *ch, size_t nc,
  *    candidates go while they fail end_peak, then weak lanes beyond
  *    either end that were no candidates are added while end_beyond finds
  *    one; gaps of k pitches get k-1 empty lanes;
- * 4. each lane's centre and width come from its half-maximum crossings.
+ * 4. each lane's centre and width come from its half-maximum crossings;
+ *    for a strip without HINT, a seen lane whose centre comes out within
+ *    a third of a pitch of the seen lane before it is that lane.
  * With HINT > 0 the count is made HINT: the strongest run of HINT lanes is
  * kept, or empty lanes are added on the side with room. */
 static void
@@ -1078,8 +1083,8 @@ demote(struct seg *q, size_t ref_nl, double ref_lw)
 static int
 edge_ridges(const struct seg *q, const size_t *live, size_t h, double ref_lw)
 {
-    return q->nl < ANCHOR_LANES && q->lw < 0.5 * ref_lw &&
-           at_piece_edge(q, live, h);
+    return q->nl > 0 && q->nl < ANCHOR_LANES && q->lw > 0 &&
+           q->lw < 0.5 * ref_lw && at_piece_edge(q, live, h);
 }
 
 /* Whether the lanes of runs P and Q agree. One row may show only some of
@@ -1791,7 +1796,9 @@ bq_layout_find(const struct bq_image *sig, const struct bq_layout_opts *opts,
                 scc[x] += segs[k].c[x];
             /* thin edge residue joins the strip but not its profile:
              * its narrow lanes would fill the valleys between the band
-             * rows' lanes (seed 576: one lane read as two). A thicker
+             * rows' lanes (seed 576: one lane read as two); nor do the
+             * ridges of a thicker edge row that anchors nothing
+             * (edge_ridges; seed 2295). A thicker
              * edge row may be a band row at the image's edge (seed 1379)
              * and stays. Residue is misread (one lane, no anchor), so an
              * anchored strip always keeps a run of its own here; the

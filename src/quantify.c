@@ -55,9 +55,11 @@ window_mean(const struct bq_image *sig, const struct bq_bandset *set,
 }
 
 /* The file's saturated pixels (SATMASK, W x H, original coordinates)
- * whose centres fall in the box [X0, X1) x [Y0, Y1) of the image deskewed
- * by ANGLE degrees. Each original pixel of the box's outline, mapped back,
- * is tested once: sampling the box's own pixels mapped back instead skips
+ * whose centres fall in the box of pixels X0..X1-1 x Y0..Y1-1 of the image
+ * deskewed by ANGLE degrees (the cells [X0 - 1/2, X1 - 1/2) x [Y0 - 1/2,
+ * Y1 - 1/2)). Each saturated pixel of the file within the bounding
+ * rectangle of the box's outline turned back is turned into the deskewed
+ * frame and tested once: sampling the box's own pixels mapped back instead skips
  * some original pixels and visits others twice (a turned grid), and a
  * band whose peak touched the maximum in one pixel went unflagged
  * (generated seed 4570, turned 4.2 degrees). */

@@ -54,8 +54,8 @@ one_band(struct bq_layout *l, struct bq_lane *ln, struct bq_bandset *set,
  * rotation (as before) skips some of the file's pixels and visits others
  * twice: at 4.2 degrees a lone saturated pixel at the band's peak went
  * unflagged (generated seed 4570). Every pixel of the box's middle is
- * tried, at 0, 4.2 and -3 degrees; pixels outside the turned box, a pixel
- * beyond it, count none. */
+ * tried, at 0, 4.2 and -3 degrees; at 0 degrees the pixels on and just
+ * outside each edge; and a pixel beyond the turned box counts none. */
 static void
 test_lone_saturated_pixel_on_turned_scan(void **state)
 {
@@ -91,6 +91,20 @@ test_lone_saturated_pixel_on_turned_scan(void **state)
         printf("%.2f degrees: %zu of %zu placements counted wrong\n",
                angles[a], wrong, tried);
         assert_int_equal(wrong, 0);
+    }
+    /* at 0 degrees the box is its pixels 130..169 x 100..129: a pixel
+     * just outside each edge counts none, one on the edge counts once */
+    {
+        static const int at[8][3] = {
+            {129, 115, 0}, {130, 115, 1}, {169, 115, 1}, {170, 115, 0},
+            {150, 99, 0},  {150, 100, 1}, {150, 129, 1}, {150, 130, 0}};
+        for (int i = 0; i < 8; i++) {
+            one_band(&l, &ln, &set, &b);
+            mask[at[i][1] * W + at[i][0]] = 1;
+            bq_bands_measure(sig, mask, &bg, &l, 0, 0, &set);
+            mask[at[i][1] * W + at[i][0]] = 0;
+            assert_int_equal(b.sat_px, at[i][2]);
+        }
     }
     /* a saturated pixel well outside the box is not the band's */
     one_band(&l, &ln, &set, &b);
